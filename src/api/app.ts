@@ -1,0 +1,44 @@
+/**
+ * The HTTP API: a small Hono app with sub-apps mounted per resource. Errors are one shape,
+ * `{"error": {"code", "message"}}`, mapped here from ApiError (and from anything unexpected).
+ */
+import { Hono } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { ApiError } from './api-error.js';
+import { requireKey, type ApiEnv } from './auth.js';
+import { filesApi, fileContentApi } from './routes/files.js';
+import { healthApi } from './routes/health.js';
+import { internalApi } from './routes/internal.js';
+import { jobsApi } from './routes/jobs.js';
+import { webhooksApi } from './routes/webhooks.js';
+import type { FarmContext } from '../services/farm-context.js';
+import type { JobEventHub } from '../services/job-events.js';
+
+export function createApp(ctx: FarmContext, hub: JobEventHub) {
+  const app = new Hono<ApiEnv>();
+  const log = ctx.log.child('http');
+
+  app.onError((err, c) => {
+    if (err instanceof ApiError) {
+      for (const [k, v] of Object.entries(err.headers)) c.header(k, v);
+      return c.json({ error: { code: err.code, message: err.message } }, err.status as ContentfulStatusCode);
+    }
+    if (err instanceof HTTPException) {
+      return c.json({ error: { code: err.status === 401 ? 'unauthorized' : 'invalid_request', message: err.message } }, err.status);
+    }
+    log.error('unhandled error', { method: c.req.method, path: c.req.path, error: (err as Error).stack ?? String(err) });
+    return c.json({ error: { code: 'internal', message: 'internal error; the farm logged it' } }, 500);
+  });
+  app.notFound((c) => c.json({ error: { code: 'not_found', message: `no route ${c.req.method} ${c.req.path}` } }, 404));
+
+  app.route('/', healthApi(ctx));
+  app.route('/internal', internalApi(ctx));
+  // File bytes answer signed URLs too (workers carry no key), so this route checks either.
+  app.route('/v1/files', fileContentApi(ctx));
+  app.use('/v1/*', requireKey(ctx));
+  app.route('/v1/files', filesApi(ctx));
+  app.route('/v1/jobs', jobsApi(ctx, hub));
+  app.route('/v1/webhooks', webhooksApi(ctx));
+  return app;
+}

@@ -1,0 +1,70 @@
+/**
+ * Routes for the farm's own processes, not for users: workers store outputs through signed URLs
+ * (no key, no shared disk), and the CLI creates keys through a running API that owns the embedded
+ * database (PGlite is one process), authenticated by the secret under MALAN_HOME.
+ */
+import { Readable } from 'node:stream';
+import { timingSafeEqual } from 'node:crypto';
+import { Hono } from 'hono';
+import { eq } from 'drizzle-orm';
+import { z } from 'zod';
+import { ApiError } from '../api-error.js';
+import { jobs, files } from '../../db/schema.js';
+import { and } from 'drizzle-orm';
+import { storeFile } from '../../services/files.js';
+import { createKey } from '../../services/keys.js';
+import type { FarmContext } from '../../services/farm-context.js';
+import { TooLargeError } from '../../storage/storage.js';
+
+const OUTPUT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+export function internalApi(ctx: FarmContext) {
+  return new Hono()
+    .put('/jobs/:id/outputs', async (c) => {
+      const id = c.req.param('id');
+      if (!ctx.signer.verify('PUT', `/internal/jobs/${id}/outputs`, c.req.query('expires'), c.req.query('sig'))) {
+        throw new ApiError('forbidden', 'the upload URL is not valid or has expired');
+      }
+      const name = c.req.query('name') ?? '';
+      const attempt = Number(c.req.query('attempt'));
+      if (!OUTPUT_NAME.test(name) || !Number.isInteger(attempt) || attempt < 1) throw new ApiError('invalid_request', 'name and attempt are required');
+      const [job] = await ctx.db.select().from(jobs).where(eq(jobs.id, id));
+      if (!job) throw new ApiError('not_found', `job ${id} was not found`);
+      const [existing] = await ctx.db.select().from(files).where(and(eq(files.jobId, id), eq(files.attempt, attempt), eq(files.name, name)));
+      if (existing) return c.json({ id: existing.id, size: existing.size, sha256: existing.sha256 });
+      const body = c.req.raw.body;
+      if (!body) throw new ApiError('invalid_request', 'empty body');
+      try {
+        const row = await storeFile(ctx.db, ctx.storage, {
+          tenantId: job.tenantId,
+          name,
+          contentType: c.req.header('content-type') ?? 'application/octet-stream',
+          body: Readable.fromWeb(body as import('node:stream/web').ReadableStream),
+          maxBytes: ctx.config.MALAN_MAX_UPLOAD_BYTES,
+          jobId: id,
+          attempt,
+        });
+        return c.json({ id: row.id, size: row.size, sha256: row.sha256 }, 201);
+      } catch (err) {
+        if (err instanceof TooLargeError) throw new ApiError('payload_too_large', err.message);
+        throw err;
+      }
+    })
+    .post('/keys', async (c) => {
+      const given = Buffer.from(/^Admin (.+)$/.exec(c.req.header('authorization') ?? '')?.[1] ?? '');
+      const secret = Buffer.from(adminToken(ctx));
+      if (given.length !== secret.length || !timingSafeEqual(given, secret)) throw new ApiError('unauthorized', 'admin token required');
+      const body = z.object({ tenant: z.string(), operator: z.boolean() }).safeParse(await c.req.json().catch(() => null));
+      if (!body.success) throw new ApiError('invalid_request', 'tenant and operator are required');
+      try {
+        return c.json(await createKey(ctx.db, body.data.tenant, body.data.operator), 201);
+      } catch (err) {
+        throw new ApiError('invalid_request', (err as Error).message);
+      }
+    });
+}
+
+/** Derived from the farm secret, so the secret itself never travels. */
+export function adminToken(ctx: Pick<FarmContext, 'signer'>): string {
+  return ctx.signer.sign('PUT', '/internal/keys', 0, 0).split('sig=')[1]!;
+}

@@ -1,0 +1,84 @@
+/**
+ * The farm's configuration: one zod schema over the environment, parsed once at start. A bad
+ * value stops the process with a message that names the variable and says what it must be.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+
+const flag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+const positiveInt = z.coerce.number().int().positive();
+
+export const envSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().default('127.0.0.1'),
+  /** Where clients and workers reach the API; signed URLs are built on it. */
+  MALAN_PUBLIC_URL: z.url().optional(),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, { error: 'must be a postgres:// URL (leave it unset for the embedded database)' })
+    .optional(),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, { error: 'must be a redis:// URL (leave it unset for an embedded redis-server)' }).optional(),
+  MALAN_HOME: z.string().default('.malan'),
+  MALAN_QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_{}.-]{1,64}$/, { error: 'letters, digits, _ . - { } only (at most 64)' })
+    .default('malan'),
+  /** Largest upload accepted by POST /v1/files, in bytes (default 20 GiB). */
+  MALAN_MAX_UPLOAD_BYTES: positiveInt.default(20 * 1024 ** 3),
+  /** Secret that signs worker URLs and local admin calls; generated under MALAN_HOME when unset. */
+  MALAN_SECRET: z.string().min(32, { error: 'must be at least 32 characters' }).optional(),
+  /** BullMQ lock duration for job kinds that run long (ms); a worker silent this long is stalled. */
+  MALAN_LOCK_MS: positiveInt.default(30_000),
+  /** How often workers look for stalled jobs (ms). */
+  MALAN_STALLED_INTERVAL_MS: positiveInt.default(30_000),
+  /** How often the reconciler compares the database with the queues (s). */
+  MALAN_RECONCILE_SECONDS: positiveInt.default(60),
+  /** Default job timeout when the input names none (s). */
+  MALAN_JOB_TIMEOUT_SECONDS: positiveInt.default(6 * 3600),
+  /** Grace between SIGTERM and SIGKILL for a child process (ms). */
+  MALAN_KILL_GRACE_MS: positiveInt.default(5_000),
+  /** Webhook delivery attempts before giving up. */
+  MALAN_WEBHOOK_ATTEMPTS: positiveInt.default(8),
+  MALAN_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  MALAN_FFMPEG_PATH: z.string().default('ffmpeg'),
+  MALAN_FFPROBE_PATH: z.string().default('ffprobe'),
+  /** Allow webhooks to loopback and private addresses (tests, single-host set-ups). */
+  MALAN_ALLOW_PRIVATE_WEBHOOKS: flag.default(false),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface Config extends Env {
+  home: string; // MALAN_HOME, absolute
+}
+
+export class ConfigError extends Error {}
+
+/** Parses the environment; throws ConfigError naming each bad variable. */
+export function parseConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const result = envSchema.safeParse(cleaned);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.join('.')}=${JSON.stringify(cleaned[String(i.path[0])] ?? '')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  return { ...result.data, home: path.resolve(result.data.MALAN_HOME) };
+}
+
+let loaded: Config | undefined;
+
+/** The process's configuration, parsed on first use; exits with the message when it is bad. */
+export function config(): Config {
+  if (!loaded) {
+    try {
+      loaded = parseConfig();
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        process.stderr.write(`malan: ${err.message}\n`);
+        process.exit(2);
+      }
+      throw err;
+    }
+  }
+  return loaded;
+}

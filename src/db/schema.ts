@@ -1,0 +1,175 @@
+/**
+ * The farm's durable truth. Only the API process writes here; workers report through the
+ * `reports` queue and the API records each report once, keyed so that a duplicate is a no-op.
+ */
+import { sql } from 'drizzle-orm';
+import {
+  boolean,
+  doublePrecision,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  bigint,
+} from 'drizzle-orm/pg-core';
+
+const createdAt = () => timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow();
+
+export const tenants = pgTable('tenants', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull().unique(),
+  /** Standard-webhooks secret (`whsec_…`) that signs this tenant's webhooks. */
+  webhookSecret: text('webhook_secret').notNull(),
+  createdAt: createdAt(),
+});
+
+export const apiKeys = pgTable('api_keys', {
+  id: text('id').primaryKey(),
+  tenantId: text('tenant_id').notNull().references(() => tenants.id),
+  /** sha256 of the key: the key itself is shown once and never stored. */
+  keyHash: text('key_hash').notNull().unique(),
+  /** First characters of the key, to tell keys apart in listings. */
+  keyPrefix: text('key_prefix').notNull(),
+  operator: boolean('operator').notNull().default(false),
+  createdAt: createdAt(),
+  revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),
+});
+
+export const files = pgTable(
+  'files',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull().references(() => tenants.id),
+    name: text('name').notNull(),
+    contentType: text('content_type').notNull(),
+    size: bigint('size', { mode: 'number' }).notNull(),
+    sha256: text('sha256').notNull(),
+    storageKey: text('storage_key').notNull(),
+    /** Set for outputs: the job and attempt that wrote the file. */
+    jobId: text('job_id'),
+    attempt: integer('attempt'),
+    createdAt: createdAt(),
+  },
+  (t) => [index('files_tenant_idx').on(t.tenantId, t.id), uniqueIndex('files_output_idx').on(t.jobId, t.attempt, t.name)],
+);
+
+export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'canceled'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+export const TERMINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'canceled'];
+
+export const jobs = pgTable(
+  'jobs',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull().references(() => tenants.id),
+    kind: text('kind').notNull(),
+    status: text('status').$type<JobStatus>().notNull(),
+    priority: integer('priority').notNull().default(0),
+    input: jsonb('input').notNull(),
+    outputs: jsonb('outputs').$type<JobOutput[]>().notNull().default(sql`'[]'::jsonb`),
+    progress: doublePrecision('progress').notNull().default(0),
+    error: jsonb('error').$type<{ code: string; message: string } | null>(),
+    /** Execution details: the source probe, the path that ran and why, fallbacks taken. */
+    execution: jsonb('execution').$type<Record<string, unknown> | null>(),
+    webhook: text('webhook'),
+    webhookEventsFilter: jsonb('webhook_events_filter').$type<string[] | null>(),
+    idempotencyKey: text('idempotency_key'),
+    /** sha256 of the request that created the job, to refuse a reused key with another body. */
+    requestHash: text('request_hash'),
+    attempts: integer('attempts').notNull().default(0),
+    createdAt: createdAt(),
+    startedAt: timestamp('started_at', { withTimezone: true, mode: 'date' }),
+    completedAt: timestamp('completed_at', { withTimezone: true, mode: 'date' }),
+  },
+  (t) => [
+    uniqueIndex('jobs_idempotency_idx').on(t.tenantId, t.idempotencyKey),
+    index('jobs_tenant_idx').on(t.tenantId, t.id),
+    index('jobs_status_idx').on(t.status),
+  ],
+);
+
+export interface JobOutput {
+  file: string;
+  role: string;
+  url?: string;
+  name?: string;
+  content_type?: string;
+  size?: number;
+}
+
+export const jobAttempts = pgTable(
+  'job_attempts',
+  {
+    jobId: text('job_id').notNull().references(() => jobs.id),
+    attempt: integer('attempt').notNull(),
+    workerId: text('worker_id').notNull(),
+    status: text('status').$type<'running' | 'succeeded' | 'failed' | 'canceled' | 'lost'>().notNull(),
+    path: text('path'),
+    error: jsonb('error').$type<{ code: string; message: string } | null>(),
+    startedAt: timestamp('started_at', { withTimezone: true, mode: 'date' }).notNull(),
+    endedAt: timestamp('ended_at', { withTimezone: true, mode: 'date' }),
+  },
+  (t) => [primaryKey({ columns: [t.jobId, t.attempt] })],
+);
+
+export const usageEvents = pgTable(
+  'usage_events',
+  {
+    /** Deterministic: `${job}:${attempt}:${sequence}`, so a duplicate report cannot count twice. */
+    id: text('id').primaryKey(),
+    jobId: text('job_id').notNull().references(() => jobs.id),
+    tenantId: text('tenant_id').notNull().references(() => tenants.id),
+    attempt: integer('attempt').notNull(),
+    sequence: integer('sequence').notNull(),
+    workerId: text('worker_id').notNull(),
+    wallSeconds: doublePrecision('wall_seconds').notNull(),
+    cpuSeconds: doublePrecision('cpu_seconds').notNull(),
+    gpuSeconds: doublePrecision('gpu_seconds').notNull(),
+    /** GPU model name, or `cpu` when no GPU did the work. */
+    gpuModel: text('gpu_model').notNull(),
+    gpuUuid: text('gpu_uuid'),
+    outputSeconds: doublePrecision('output_seconds').notNull().default(0),
+    /** False when the tenant is not charged (e.g. a duplicate attempt after the job succeeded). */
+    billable: boolean('billable').notNull().default(true),
+    createdAt: createdAt(),
+  },
+  (t) => [index('usage_job_idx').on(t.jobId), index('usage_tenant_idx').on(t.tenantId, t.createdAt)],
+);
+
+export const jobLogs = pgTable(
+  'job_logs',
+  {
+    jobId: text('job_id').notNull().references(() => jobs.id),
+    attempt: integer('attempt').notNull(),
+    sequence: integer('sequence').notNull(),
+    lines: jsonb('lines').$type<LogLine[]>().notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.jobId, t.attempt, t.sequence] })],
+);
+
+export interface LogLine {
+  t: string; // ISO time
+  level: 'debug' | 'info' | 'warn' | 'error';
+  msg: string;
+}
+
+export const workers = pgTable('workers', {
+  id: text('id').primaryKey(),
+  hostname: text('hostname').notNull(),
+  pid: integer('pid').notNull(),
+  kinds: jsonb('kinds').$type<string[]>().notNull(),
+  capabilities: jsonb('capabilities').notNull(),
+  status: text('status').$type<'up' | 'stopped'>().notNull(),
+  startedAt: timestamp('started_at', { withTimezone: true, mode: 'date' }).notNull(),
+  lastSeenAt: timestamp('last_seen_at', { withTimezone: true, mode: 'date' }).notNull(),
+  stoppedAt: timestamp('stopped_at', { withTimezone: true, mode: 'date' }),
+});
+
+export type TenantRow = typeof tenants.$inferSelect;
+export type JobRow = typeof jobs.$inferSelect;
+export type FileRow = typeof files.$inferSelect;

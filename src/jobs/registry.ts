@@ -1,0 +1,39 @@
+/**
+ * The job kinds the farm accepts, each with the schema that validates its input at the API and
+ * again in the worker. Exhaustive: adding a kind to JOB_KINDS fails to compile until it is here.
+ */
+import type { z } from 'zod';
+import { transcodeInputSchema, type TranscodeInput } from './transcode/spec.js';
+
+export const JOB_KINDS = ['transcode'] as const;
+export type JobKind = (typeof JOB_KINDS)[number];
+
+/** Kinds of the design that are not on this farm yet: refused with a message saying so. */
+export const PLANNED_KINDS = ['render', 'live', 'inference'] as const;
+
+export interface JobKindDefinition<I> {
+  kind: JobKind;
+  inputSchema: z.ZodType<I>;
+  /** File ids the input refers to: checked against the tenant at submission, signed for the worker. */
+  fileIds(input: I): string[];
+  /** The BullMQ queue the kind's work goes to. */
+  queue: string;
+  /** Attempts before a failing job fails for good (infrastructure errors retry; bad input never does). */
+  attempts: number;
+}
+
+type Registry = { [K in JobKind]: JobKindDefinition<K extends 'transcode' ? TranscodeInput : never> };
+
+export const jobKinds: Registry = {
+  transcode: {
+    kind: 'transcode',
+    inputSchema: transcodeInputSchema,
+    fileIds: (input) => [input.source.file],
+    queue: 'transcode',
+    attempts: 3,
+  },
+};
+
+export function isJobKind(kind: unknown): kind is JobKind {
+  return typeof kind === 'string' && (JOB_KINDS as readonly string[]).includes(kind);
+}

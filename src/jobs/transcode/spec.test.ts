@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import { parseBitrate, transcodeInputSchema, unsupportedFeatures } from './spec.js';
+
+const FILE = 'file_01hzy3k8m9x2v7q4w5e6r7t8y9';
+
+/** "path: message" for each issue, as the API would show them. */
+function problems(input: unknown): string[] {
+  const result = transcodeInputSchema.safeParse(input);
+  if (result.success) return [];
+  return result.error.issues.map((i) => (i.path.length > 0 ? `${i.path.join('.')}: ${i.message}` : i.message));
+}
+
+describe('transcode input schema', () => {
+  it("accepts DESIGN.md's smallest single-rendition input", () => {
+    const input = { source: { file: FILE }, height: 720 };
+    expect(transcodeInputSchema.parse(input)).toEqual(input);
+  });
+
+  it("accepts DESIGN.md's smallest ladder input, and names what the worker can't do yet", () => {
+    const input = transcodeInputSchema.parse({ source: { file: FILE }, ladder: 'auto', formats: ['hls', 'mp4'] });
+    expect(unsupportedFeatures(input)).toEqual(['ladder', 'hls']);
+    expect(unsupportedFeatures(transcodeInputSchema.parse({ source: { file: FILE }, height: 720, formats: ['mp4'] }))).toEqual([]);
+  });
+
+  it('accepts every optional field', () => {
+    const input = {
+      source: { file: FILE },
+      height: 1080,
+      formats: ['mp4'],
+      codec: 'h264',
+      crf: 23,
+      preset: 'medium',
+      audio: { bitrate: '96k' },
+      timeout_seconds: 600,
+    };
+    expect(transcodeInputSchema.parse(input)).toEqual(input);
+    const ladder = { source: { file: FILE }, ladder: [{ height: 1080, bitrate: '5M', codec: 'h264' }, { height: 480 }] };
+    expect(transcodeInputSchema.parse(ladder)).toEqual(ladder);
+    expect(problems({ source: { file: FILE }, height: 720, video_bitrate: '2500k' })).toEqual([]);
+  });
+
+  it('says that source is missing', () => {
+    expect(problems({ height: 720 })).toEqual(['source: source is required: {"file": "<file id>"}']);
+  });
+
+  it('says that the height must be even, and where the bounds are', () => {
+    expect(problems({ source: { file: FILE }, height: 721 })).toEqual([
+      'height: height must be even (4:2:0 video needs even dimensions)',
+    ]);
+    expect(problems({ source: { file: FILE }, height: 8 })).toEqual(['height: height must be at least 16']);
+    expect(problems({ source: { file: FILE }, height: 8640 })).toEqual(['height: height must be at most 4320 (8K)']);
+    expect(problems({ source: { file: FILE }, height: 720.5 })).toEqual(['height: height must be a whole number of pixels']);
+    expect(problems({ source: { file: FILE }, ladder: [{ height: 719 }] })).toEqual([
+      'ladder.0.height: height must be even (4:2:0 video needs even dimensions)',
+    ]);
+  });
+
+  it('names unknown keys', () => {
+    expect(problems({ source: { file: FILE }, heigth: 720, height: 720 })).toEqual(['Unrecognized key: "heigth"']);
+    expect(problems({ source: { file: FILE, url: 'http://x' }, height: 720 })).toEqual(['source: Unrecognized key: "url"']);
+  });
+
+  it('rejects a malformed file id', () => {
+    expect(problems({ source: { file: 'file_ABC' }, height: 720 })).toEqual([
+      'source.file: source.file must be a file id: "file_" followed by 26 lowercase letters or digits',
+    ]);
+    expect(problems({ source: { file: `${FILE}/../x` }, height: 720 })).toHaveLength(1);
+  });
+
+  it('needs height or ladder, not both', () => {
+    expect(problems({ source: { file: FILE } })).toEqual(['give "height" (one MP4 rendition) or "ladder" (several renditions)']);
+    expect(problems({ source: { file: FILE }, height: 720, ladder: 'auto' })).toEqual([
+      'give either "height" or "ladder", not both',
+    ]);
+  });
+
+  it('rejects bad optional values with readable messages', () => {
+    const base = { source: { file: FILE }, height: 720 };
+    expect(problems({ ...base, codec: 'hevc' })).toEqual(['codec: codec must be "h264" (the only codec supported so far)']);
+    expect(problems({ ...base, crf: 52 })).toEqual(['crf: crf must be between 0 and 51']);
+    expect(problems({ ...base, preset: 'turbo' })[0]).toMatch(/^preset: preset must be one of ultrafast, .*veryslow/);
+    expect(problems({ ...base, video_bitrate: '2500' })).toEqual([
+      'video_bitrate: video_bitrate must look like "2500k" or "5M" (a number followed by k or M)',
+    ]);
+    expect(problems({ ...base, formats: ['mp4', 'mp4'] })).toEqual(['formats: formats must not repeat a format']);
+    expect(problems({ ...base, formats: ['dash'] })).toEqual(['formats.0: formats may contain "hls" and "mp4"']);
+    expect(problems({ ...base, crf: 20, video_bitrate: '5M' })).toEqual([
+      'give either "crf" (constant quality) or "video_bitrate", not both',
+    ]);
+  });
+});
+
+describe('parseBitrate', () => {
+  it('reads k and M as decimal units', () => {
+    expect(parseBitrate('2500k')).toBe(2_500_000);
+    expect(parseBitrate('5M')).toBe(5_000_000);
+    expect(parseBitrate('1.5M')).toBe(1_500_000);
+  });
+});

@@ -1,0 +1,86 @@
+/**
+ * What travels through Redis. Job payloads go API → worker on the queue of their kind; reports go
+ * worker → API on the `reports` queue and are recorded once each (their ids are deterministic).
+ */
+import type { JobErrorCode } from '../jobs/job-error.js';
+import type { LogLine } from '../db/schema.js';
+
+export const QUEUE_NAMES = {
+  transcode: 'transcode',
+  reports: 'reports',
+  webhooks: 'webhooks',
+} as const;
+
+/** The data of a BullMQ job on a kind queue. Workers need nothing else: no database, no shared disk. */
+export interface JobPayload {
+  jobId: string;
+  tenantId: string;
+  kind: string;
+  input: unknown;
+  /** Signed GET URL for each input file id. */
+  fileUrls: Record<string, string>;
+  /** Signed base URL for outputs: PUT `${uploadUrl}&name=<name>` (query carries the signature). */
+  uploadUrl: string;
+  timeoutSeconds: number;
+}
+
+export interface UsageReport {
+  wallSeconds: number;
+  cpuSeconds: number;
+  gpuSeconds: number;
+  gpuModel: string; // "cpu" when no GPU did the work
+  gpuUuid: string | null;
+  outputSeconds: number;
+}
+
+export interface ReportedOutput {
+  file: string;
+  role: string;
+}
+
+export type Report =
+  | { type: 'attempt-started'; jobId: string; attempt: number; workerId: string; at: string }
+  | { type: 'progress'; jobId: string; attempt: number; progress: number; at: string }
+  | { type: 'log'; jobId: string; attempt: number; sequence: number; lines: LogLine[] }
+  | {
+      type: 'attempt-ended';
+      jobId: string;
+      attempt: number;
+      workerId: string;
+      at: string;
+      outcome: 'succeeded' | 'failed' | 'canceled';
+      /** For failures: whether BullMQ will run another attempt. */
+      willRetry: boolean;
+      error: { code: JobErrorCode; message: string } | null;
+      outputs: ReportedOutput[];
+      usage: UsageReport;
+      execution: Record<string, unknown>;
+    }
+  | { type: 'worker-up'; workerId: string; hostname: string; pid: number; kinds: string[]; capabilities: unknown; at: string }
+  | { type: 'worker-down'; workerId: string; at: string };
+
+/** A BullMQ job id for a report: duplicates of the same report collapse while it is in Redis. */
+export function reportId(r: Report): string | undefined {
+  switch (r.type) {
+    case 'attempt-started':
+      return `started.${r.jobId}.${r.attempt}`;
+    case 'attempt-ended':
+      return `ended.${r.jobId}.${r.attempt}`;
+    case 'log':
+      return `log.${r.jobId}.${r.attempt}.${r.sequence}`;
+    default:
+      return undefined; // progress and worker events are fine to record twice
+  }
+}
+
+/** Redis channels and keys outside BullMQ. */
+export const channels = {
+  /** API → workers: a job id to stop now. */
+  cancel: (prefix: string) => `${prefix}:cancel`,
+  /** Set when a job is canceled, so that a worker dequeuing it later does not start it. */
+  canceledKey: (prefix: string, jobId: string) => `${prefix}:canceled:${jobId}`,
+  /** API → SSE listeners in every API process: a job's status, progress, log lines. */
+  jobEvents: (prefix: string, jobId: string) => `${prefix}:job-events:${jobId}`,
+  /** Live worker state, refreshed by the heartbeat, gone when the worker is. */
+  workerHeartbeat: (prefix: string, workerId: string) => `${prefix}:worker:${workerId}`,
+};

@@ -1,0 +1,34 @@
+/** The public shape of a job (DESIGN.md's contract), built from its row and usage. */
+import type { JobRow } from '../db/schema.js';
+
+export interface UsageSummary {
+  wall_seconds: number;
+  cpu_seconds: number;
+  gpu_seconds: number;
+  gpu_model: string | null;
+  output_seconds: number;
+  attempts_billed: number;
+}
+
+export function jobView(job: JobRow, usage: UsageSummary | null, baseUrl: string) {
+  const self = `${baseUrl}/v1/jobs/${job.id}`;
+  return {
+    id: job.id,
+    kind: job.kind,
+    status: job.status,
+    progress: job.progress,
+    priority: job.priority,
+    input: job.input,
+    outputs: job.outputs.map((o) => ({ ...o, url: `${baseUrl}/v1/files/${o.file}/content` })),
+    usage: usage ?? { wall_seconds: 0, cpu_seconds: 0, gpu_seconds: 0, gpu_model: null, output_seconds: 0, attempts_billed: 0 },
+    error: job.error ?? null,
+    execution: job.execution ?? null,
+    attempts: job.attempts,
+    webhook: job.webhook ?? null,
+    logs_url: `${self}/logs`,
+    urls: { get: self, cancel: `${self}/cancel`, events: `${self}/events`, logs: `${self}/logs` },
+    created_at: job.createdAt.toISOString(),
+    started_at: job.startedAt?.toISOString() ?? null,
+    completed_at: job.completedAt?.toISOString() ?? null,
+  };
+}

@@ -1,0 +1,157 @@
+/**
+ * Records workers' reports in the database, once each in effect: rows are keyed by (job, attempt,
+ * sequence) and inserted with ON CONFLICT DO NOTHING, and a job's status only moves forward
+ * (a late report never reopens a finished job). This is the only path from workers to the database.
+ */
+import { Worker, type Job } from 'bullmq';
+import { and, eq, inArray, lt, sql } from 'drizzle-orm';
+import type { Redis } from 'ioredis';
+import { files, jobAttempts, jobLogs, jobs, usageEvents, workers, type JobOutput } from '../db/schema.js';
+import { QUEUE_NAMES, type Report } from '../queue/messages.js';
+import type { FarmContext } from './farm-context.js';
+import { publishJobEvent } from './job-events.js';
+import { enqueueWebhook } from './webhooks.js';
+
+type Ended = Extract<Report, { type: 'attempt-ended' }>;
+
+export async function recordReport(ctx: FarmContext, r: Report): Promise<void> {
+  switch (r.type) {
+    case 'attempt-started':
+      return recordStarted(ctx, r);
+    case 'progress': {
+      const done = await ctx.db
+        .update(jobs)
+        .set({ progress: r.progress })
+        .where(and(eq(jobs.id, r.jobId), eq(jobs.status, 'running'), eq(jobs.attempts, r.attempt)))
+        .returning({ id: jobs.id });
+      if (done.length) await publishJobEvent(ctx, r.jobId, 'progress', { progress: r.progress, attempt: r.attempt });
+      return;
+    }
+    case 'log': {
+      const added = await ctx.db
+        .insert(jobLogs)
+        .values({ jobId: r.jobId, attempt: r.attempt, sequence: r.sequence, lines: r.lines })
+        .onConflictDoNothing()
+        .returning({ seq: jobLogs.sequence });
+      if (added.length) await publishJobEvent(ctx, r.jobId, 'log', { attempt: r.attempt, lines: r.lines });
+      return;
+    }
+    case 'attempt-ended':
+      return recordEnded(ctx, r);
+    case 'worker-up': {
+      const row = { hostname: r.hostname, pid: r.pid, kinds: r.kinds, capabilities: r.capabilities, status: 'up' as const, lastSeenAt: new Date(r.at) };
+      await ctx.db
+        .insert(workers)
+        .values({ id: r.workerId, startedAt: new Date(r.at), ...row })
+        .onConflictDoUpdate({ target: workers.id, set: row });
+      return;
+    }
+    case 'worker-down':
+      await ctx.db.update(workers).set({ status: 'stopped', stoppedAt: new Date(r.at), lastSeenAt: new Date(r.at) }).where(eq(workers.id, r.workerId));
+      return;
+    default: {
+      const never: never = r;
+      throw new Error(`unknown report ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+async function recordStarted(ctx: FarmContext, r: Extract<Report, { type: 'attempt-started' }>) {
+  const at = new Date(r.at);
+  const started = await ctx.db.transaction(async (tx) => {
+    const added = await tx
+      .insert(jobAttempts)
+      .values({ jobId: r.jobId, attempt: r.attempt, workerId: r.workerId, status: 'running', startedAt: at })
+      .onConflictDoNothing()
+      .returning();
+    if (!added.length) return null;
+    // An earlier attempt still "running" has lost its worker: BullMQ found it stalled and moved on.
+    await tx
+      .update(jobAttempts)
+      .set({ status: 'lost', endedAt: at, error: { code: 'worker_lost', message: 'the worker stopped answering; the job was given to another' } })
+      .where(and(eq(jobAttempts.jobId, r.jobId), lt(jobAttempts.attempt, r.attempt), eq(jobAttempts.status, 'running')));
+    const [job] = await tx
+      .update(jobs)
+      .set({ status: 'running', startedAt: sql`coalesce(${jobs.startedAt}, ${at.toISOString()}::timestamptz)`, attempts: sql`greatest(${jobs.attempts}, ${r.attempt})`, progress: 0 })
+      .where(and(eq(jobs.id, r.jobId), inArray(jobs.status, ['queued', 'running'])))
+      .returning();
+    return job ?? null;
+  });
+  if (!started) return;
+  await publishJobEvent(ctx, r.jobId, 'status', { status: 'running', attempt: r.attempt, worker: r.workerId });
+  if (r.attempt === 1) await enqueueWebhook(ctx, started, 'start');
+}
+
+async function recordEnded(ctx: FarmContext, r: Ended) {
+  const at = new Date(r.at);
+  const finished = await ctx.db.transaction(async (tx) => {
+    const [job] = await tx.select().from(jobs).where(eq(jobs.id, r.jobId)).for('update');
+    if (!job) return null;
+    await tx
+      .insert(jobAttempts)
+      .values({ jobId: r.jobId, attempt: r.attempt, workerId: r.workerId, status: 'running', startedAt: at })
+      .onConflictDoNothing();
+    const updatedAttempt = await tx
+      .update(jobAttempts)
+      .set({ status: r.outcome, endedAt: at, error: r.error, path: String(r.execution.path ?? '') || null })
+      .where(and(eq(jobAttempts.jobId, r.jobId), eq(jobAttempts.attempt, r.attempt), inArray(jobAttempts.status, ['running', 'lost'])))
+      .returning();
+    if (!updatedAttempt.length) return null; // this report was recorded before
+    // Another attempt already succeeded: this one's time is recorded but not billed twice.
+    const billable = !(job.status === 'succeeded');
+    await tx
+      .insert(usageEvents)
+      .values({
+        id: `${r.jobId}:${r.attempt}:0`,
+        jobId: r.jobId,
+        tenantId: job.tenantId,
+        attempt: r.attempt,
+        sequence: 0,
+        workerId: r.workerId,
+        ...r.usage,
+        billable,
+      })
+      .onConflictDoNothing();
+    if (job.status !== 'queued' && job.status !== 'running') return null;
+    const next = nextJobState(r, job.attempts);
+    if (!next) return null;
+    let outputs: JobOutput[] = [];
+    if (next.status === 'succeeded' && r.outputs.length) {
+      const rows = await tx.select().from(files).where(and(inArray(files.id, r.outputs.map((o) => o.file)), eq(files.tenantId, job.tenantId)));
+      outputs = r.outputs.flatMap((o) => {
+        const f = rows.find((row) => row.id === o.file);
+        return f ? [{ file: f.id, role: o.role, name: f.name, content_type: f.contentType, size: f.size }] : [];
+      });
+    }
+    const [updated] = await tx
+      .update(jobs)
+      .set({ ...next, outputs, execution: r.execution, completedAt: next.status === 'queued' ? null : at, progress: next.status === 'succeeded' ? 1 : job.progress })
+      .where(eq(jobs.id, r.jobId))
+      .returning();
+    return updated ?? null;
+  });
+  if (!finished) return;
+  await publishJobEvent(ctx, r.jobId, 'status', { status: finished.status, error: finished.error, attempt: r.attempt });
+  if (finished.status !== 'queued') await enqueueWebhook(ctx, finished, 'completed');
+}
+
+function nextJobState(r: Ended, currentAttempt: number) {
+  if (r.attempt < currentAttempt) return null; // a stale attempt's ending does not decide the job
+  if (r.outcome === 'succeeded') return { status: 'succeeded' as const, error: null };
+  if (r.outcome === 'canceled') return { status: 'canceled' as const, error: r.error };
+  if (r.willRetry) return { status: 'queued' as const, error: r.error };
+  return { status: 'failed' as const, error: r.error };
+}
+
+export function startReportRecorder(ctx: FarmContext, connection: Redis): Worker {
+  const log = ctx.log.child('reports');
+  const worker = new Worker(
+    QUEUE_NAMES.reports,
+    async (job: Job<Report>) => {
+      await recordReport(ctx, job.data);
+    },
+    { connection, prefix: ctx.config.MALAN_QUEUE_PREFIX, concurrency: 4, removeOnComplete: { age: 3600, count: 50_000 }, removeOnFail: { age: 7 * 24 * 3600 } },
+  );
+  worker.on('failed', (job, err) => log.error('could not record a report; it will be retried', { report: job?.data.type, job: (job?.data as { jobId?: string })?.jobId, error: err.message }));
+  return worker;
+}

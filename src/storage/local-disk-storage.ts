@@ -1,0 +1,65 @@
+/** Storage on a local directory (default: MALAN_HOME/storage). */
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { TooLargeError, type ByteRange, type Storage, type StoredObject } from './storage.js';
+
+export class LocalDiskStorage implements Storage {
+  constructor(private readonly root: string) {}
+
+  private pathOf(key: string): string {
+    // Keys are made by the farm from ids; still, never let one climb out of the root.
+    if (!/^[A-Za-z0-9_][A-Za-z0-9_./-]*$/.test(key) || key.split('/').includes('..')) {
+      throw new Error(`invalid storage key: ${key}`);
+    }
+    return path.join(this.root, key);
+  }
+
+  async put(key: string, body: Readable, opts: { maxBytes?: number } = {}): Promise<StoredObject> {
+    const final = this.pathOf(key);
+    await mkdir(path.dirname(final), { recursive: true });
+    const temp = `${final}.partial-${randomBytes(6).toString('hex')}`;
+    const hash = createHash('sha256');
+    let size = 0;
+    const limit = opts.maxBytes ?? Number.POSITIVE_INFINITY;
+    const meter = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        size += chunk.length;
+        if (size > limit) return done(new TooLargeError(limit));
+        hash.update(chunk);
+        done(null, chunk);
+      },
+    });
+    try {
+      await pipeline(body, meter, createWriteStream(temp));
+      await rename(temp, final);
+    } catch (err) {
+      await rm(temp, { force: true });
+      throw err;
+    }
+    return { size, sha256: hash.digest('hex') };
+  }
+
+  read(key: string, range?: ByteRange): Readable {
+    return createReadStream(this.pathOf(key), range ? { start: range.start, end: range.end } : {});
+  }
+
+  async size(key: string): Promise<number | null> {
+    try {
+      return (await stat(this.pathOf(key))).size;
+    } catch {
+      return null;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await rm(this.pathOf(key), { force: true });
+  }
+
+  localPath(key: string): string {
+    return this.pathOf(key);
+  }
+}
