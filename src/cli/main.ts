@@ -1,0 +1,104 @@
+/**
+ * The `malan` CLI: serve, worker, keys create, migrate. Configuration comes from the environment
+ * (see src/config/env.ts); flags are only what differs between processes of one farm.
+ */
+import { parseArgs } from 'node:util';
+import { config } from '../config/env.js';
+import { createKeyCommand } from './keys-command.js';
+
+const USAGE = `usage: malan <command>
+
+  serve                                  the API (and its recorder, reconciler, webhooks) on PORT (default 8080)
+  worker [--gpu N] [--concurrency K]     one worker process; --gpu pins it to one GPU
+  keys create --tenant NAME [--operator] create a key (and the tenant if needed); prints the key on the last line
+  migrate                                apply the database migrations
+
+environment: PORT, DATABASE_URL (unset: embedded PGlite under MALAN_HOME), REDIS_URL (unset: a
+redis-server started under MALAN_HOME), MALAN_HOME (default .malan), MALAN_QUEUE_PREFIX (default malan)`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve': {
+      const { startServer } = await import('../api/server.js');
+      const server = await startServer(config());
+      onShutdown(() => server.stop());
+      return new Promise(() => {}); // runs until a signal
+    }
+    case 'worker': {
+      const { values } = parseArgs({ args: rest, options: { gpu: { type: 'string' }, concurrency: { type: 'string', default: '1' } } });
+      const gpu = values.gpu === undefined ? undefined : intFlag('--gpu', values.gpu, 0);
+      const concurrency = intFlag('--concurrency', values.concurrency!, 1);
+      const { runWorker } = await import('../../workers/worker-main.js');
+      const worker = await runWorker(config(), { gpu, concurrency });
+      onShutdown(() => worker.stop());
+      return new Promise(() => {});
+    }
+    case 'keys': {
+      const [sub, ...flags] = rest;
+      if (sub !== 'create') return usage(`unknown keys command '${sub ?? ''}'`);
+      const { values } = parseArgs({ args: flags, options: { tenant: { type: 'string' }, operator: { type: 'boolean', default: false } } });
+      if (!values.tenant) return usage('keys create needs --tenant NAME');
+      const created = await createKeyCommand(config(), values.tenant, values.operator!);
+      process.stderr.write(`created ${values.operator ? 'an operator' : 'a'} key for tenant ${values.tenant} (${created.via}); it is shown only this once:\n`);
+      process.stdout.write(`${created.key}\n`);
+      return 0;
+    }
+    case 'migrate': {
+      const { openDatabase } = await import('../db/database.js');
+      const c = config();
+      const db = await openDatabase({ databaseUrl: c.DATABASE_URL, home: c.home });
+      await db.migrate();
+      await db.close();
+      process.stderr.write(`migrations applied (${db.kind}: ${db.location})\n`);
+      return 0;
+    }
+    case undefined:
+    case '--help':
+    case '-h':
+    case 'help':
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    default:
+      return usage(`unknown command '${command}'`);
+  }
+}
+
+function usage(problem: string): number {
+  process.stderr.write(`malan: ${problem}\n\n${USAGE}\n`);
+  return 2;
+}
+
+function intFlag(name: string, value: string, min: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) {
+    process.stderr.write(`malan: ${name} must be an integer ≥ ${min}, got '${value}'\n`);
+    process.exit(2);
+  }
+  return n;
+}
+
+function onShutdown(stop: () => Promise<void>) {
+  let count = 0;
+  const handler = (signal: string) => {
+    if (++count > 1) process.exit(130); // a second Ctrl-C does not wait
+    process.stderr.write(`malan: ${signal}, stopping…\n`);
+    stop().then(
+      () => process.exit(0),
+      (err: Error) => {
+        process.stderr.write(`malan: error while stopping: ${err.message}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => handler('SIGTERM'));
+  process.on('SIGINT', () => handler('SIGINT'));
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    process.stderr.write(`malan: ${err.message}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,119 @@
+/**
+ * The transcode's I/O: fetch the source, probe it, run the plan's fallback ladder (each step down
+ * logged with its reason), verify the output with ffprobe, store it. Planning stays pure in plan.ts.
+ */
+import path from 'node:path';
+import { FfmpegError, ProbeError } from '../../media/ffmpeg.js';
+import type { MediaProbe } from '../../media/media-probe.js';
+import { JobError } from '../job-error.js';
+import type { JobResult, JobRuntime } from '../job-runtime.js';
+import { planTranscode, type PlannedCommand } from './plan.js';
+import type { TranscodeInput } from './spec.js';
+
+/** How far the output's duration may stray from the source's before the output is refused. */
+const DURATION_TOLERANCE_SECONDS = 0.5;
+
+export async function runTranscode(rt: JobRuntime<TranscodeInput>): Promise<JobResult> {
+  const sourceUrl = rt.fileUrls[rt.input.source.file];
+  if (!sourceUrl) throw new JobError('source_not_found', `no URL for source file ${rt.input.source.file}`);
+  const source = path.join(rt.workDir, 'source');
+  const output = path.join(rt.workDir, 'output.mp4');
+
+  const bytes = await rt.transfer.download(sourceUrl, source, rt.signal);
+  rt.log('info', `fetched the source (${bytes} bytes)`);
+  rt.progress(0.02);
+  const probe = await probeSource(rt, source);
+  rt.log('info', `source: ${describe(probe)}`);
+
+  const plan = planTranscode(rt.input, probe, rt.caps, { input: source, output });
+  rt.log('info', `target ${plan.target.width}x${plan.target.height}; paths to try: ${plan.attempts.map((a) => a.path).join(' → ')}`);
+  const fallbacks: { path: string; reason: string; error: string }[] = [];
+  let cpuSeconds = 0;
+  let gpuSeconds = 0;
+  let ran: PlannedCommand | null = null;
+  for (const [i, attempt] of plan.attempts.entries()) {
+    rt.log('info', `path ${attempt.path}: ${attempt.reason}`);
+    try {
+      const result = await rt.media.runFfmpeg(attempt.args, {
+        signal: rt.signal,
+        killGraceMs: rt.killGraceMs,
+        onLog: (line) => rt.log(levelOf(line), line),
+        onProgress: (p) => {
+          if (plan.outputSeconds > 0) rt.progress(0.05 + 0.9 * Math.min(1, p.outTimeSeconds / plan.outputSeconds));
+        },
+      });
+      cpuSeconds += result.cpuSeconds;
+      if (attempt.gpuIndex !== null) gpuSeconds += result.wallSeconds;
+      ran = attempt;
+      break;
+    } catch (err) {
+      if (rt.signal.aborted) throw err;
+      const reason = err instanceof FfmpegError ? lastErrorLine(err) : (err as Error).message;
+      const next = plan.attempts[i + 1];
+      if (!next) throw new JobError('media_unreadable', `ffmpeg could not transcode the source: ${reason}`);
+      // Never silent: the step down is logged with its reason and kept on the job.
+      rt.log('warn', `FALLBACK: path ${attempt.path} failed (${reason}); stepping down to ${next.path}`);
+      fallbacks.push({ path: attempt.path, reason: attempt.reason, error: reason });
+    }
+  }
+  const outProbe = await verifyOutput(rt, output, probe, plan.target.height);
+  rt.progress(0.97);
+  const file = await rt.transfer.upload('output.mp4', output, 'video/mp4', rt.signal);
+  rt.log('info', `stored the output (${ran!.path} path): ${describe(outProbe)}`);
+  const gpu = ran!.gpuIndex !== null ? rt.caps.gpus.find((g) => g.index === ran!.gpuIndex) : undefined;
+  return {
+    outputs: [{ file, role: 'mp4' }],
+    usage: { cpuSeconds, gpuSeconds, gpuModel: gpu?.name ?? 'cpu', gpuUuid: gpu?.uuid ?? null, outputSeconds: outProbe.durationSeconds },
+    execution: {
+      path: ran!.path,
+      reason: ran!.reason,
+      gpu: gpu ? { index: gpu.index, name: gpu.name, uuid: gpu.uuid } : null,
+      fallbacks,
+      target: plan.target,
+      source: { format: probe.formatName, duration: probe.durationSeconds, video: probe.video, audio: probe.audio },
+    },
+  };
+}
+
+async function probeSource(rt: JobRuntime<TranscodeInput>, file: string): Promise<MediaProbe> {
+  try {
+    return await rt.media.probeMedia(file, { signal: rt.signal });
+  } catch (err) {
+    if (rt.signal.aborted) throw err;
+    if (err instanceof ProbeError) throw new JobError('media_unreadable', `the source is not a media file this farm reads: ${err.message}`);
+    throw err;
+  }
+}
+
+async function verifyOutput(rt: JobRuntime<TranscodeInput>, file: string, source: MediaProbe, height: number): Promise<MediaProbe> {
+  const out = await rt.media.probeMedia(file, { signal: rt.signal }).catch((e: Error) => {
+    throw new JobError('output_verification_failed', `the output could not be read back: ${e.message}`);
+  });
+  const problems: string[] = [];
+  if (out.video?.codec !== 'h264') problems.push(`video codec is ${out.video?.codec ?? 'missing'}, expected h264`);
+  if (out.video?.height !== height) problems.push(`height is ${out.video?.height}, expected ${height}`);
+  if (source.durationSeconds > 0 && Math.abs(out.durationSeconds - source.durationSeconds) > DURATION_TOLERANCE_SECONDS) {
+    problems.push(`duration is ${out.durationSeconds.toFixed(2)} s, the source's ${source.durationSeconds.toFixed(2)} s`);
+  }
+  if (problems.length) throw new JobError('output_verification_failed', `the output failed verification: ${problems.join('; ')}`);
+  return out;
+}
+
+function describe(p: MediaProbe): string {
+  const v = p.video;
+  const video = v ? `${v.codec} ${v.width}x${v.height}${v.rotation ? ` rotated ${v.rotation}°` : ''} ${v.pixFmt} ${v.frameRate.toFixed(2)} fps` : 'no video';
+  const audio = p.audio ? `${p.audio.codec} ${p.audio.channels}ch ${p.audio.sampleRate} Hz` : 'no audio';
+  return `${p.formatName}, ${p.durationSeconds.toFixed(2)} s, ${video}, ${audio}`;
+}
+
+/** ffmpeg's `-loglevel level+info` tags each line: "[libx264 @ 0x…] [warning] …". */
+function levelOf(line: string): 'info' | 'warn' | 'error' {
+  if (/\[(error|fatal|panic)\]/.test(line)) return 'error';
+  if (/\[warning\]/.test(line)) return 'warn';
+  return 'info';
+}
+
+function lastErrorLine(err: FfmpegError): string {
+  const errors = err.stderrTail.filter((l) => /\[(error|fatal)\]/.test(l));
+  return (errors[errors.length - 1] ?? err.stderrTail[err.stderrTail.length - 1] ?? err.message).replace(/ @ 0x[0-9a-f]+/, '');
+}

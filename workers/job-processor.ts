@@ -1,0 +1,108 @@
+/**
+ * The BullMQ processor every kind shares: validate the payload again (the same schema as the API),
+ * report the attempt, run the kind with a signal wired to cancel, timeout and shutdown, report the
+ * end with usage, and steer BullMQ: bad input fails for good, infrastructure errors retry.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { WorkerCapabilities } from '../src/capabilities/worker-capabilities.js';
+import { JobError, type JobErrorCode } from '../src/jobs/job-error.js';
+import type { MediaDoor } from '../src/jobs/job-runtime.js';
+import { jobKinds, isJobKind } from '../src/jobs/registry.js';
+import type { Logger } from '../src/logger.js';
+import type { JobPayload, Report, UsageReport } from '../src/queue/messages.js';
+import type { CancelWatch } from './cancel-watch.js';
+import { httpTransfer } from './http-transfer.js';
+import { kindRunners } from './kind-runners.js';
+import type { Reporter } from './reporter.js';
+
+export interface ProcessorDeps {
+  workerId: string;
+  caps: WorkerCapabilities;
+  reporter: Reporter;
+  cancels: CancelWatch;
+  media: MediaDoor;
+  killGraceMs: number;
+  log: Logger;
+}
+
+type Ended = Extract<Report, { type: 'attempt-ended' }>;
+
+export function createProcessor(deps: ProcessorDeps) {
+  return async (bullJob: Job<JobPayload>) => {
+    const p = bullJob.data;
+    const attempt = Math.max(1, bullJob.attemptsStarted ?? bullJob.attemptsMade + 1);
+    const started = performance.now();
+    const log = deps.log.child(p.jobId);
+    const ar = deps.reporter.forAttempt(p.jobId, attempt);
+    const end = async (fields: Pick<Ended, 'outcome' | 'willRetry' | 'error'> & Partial<Pick<Ended, 'outputs' | 'execution'>> & { usage?: Partial<UsageReport> }) => {
+      await ar.drain();
+      const usage: UsageReport = { cpuSeconds: 0, gpuSeconds: 0, gpuModel: 'cpu', gpuUuid: null, outputSeconds: 0, ...fields.usage, wallSeconds: (performance.now() - started) / 1000 };
+      await deps.reporter.send({ type: 'attempt-ended', jobId: p.jobId, attempt, workerId: deps.workerId, at: new Date().toISOString(), outputs: [], execution: {}, ...fields, usage });
+    };
+
+    if (await deps.cancels.isCanceled(p.jobId)) {
+      log.info('skipped: the job was canceled before it started');
+      return { skipped: 'canceled' };
+    }
+    await deps.reporter.send({ type: 'attempt-started', jobId: p.jobId, attempt, workerId: deps.workerId, at: new Date().toISOString() });
+    log.info('started', { kind: p.kind, attempt });
+    ar.log('info', `attempt ${attempt} started on worker ${deps.workerId} (${deps.caps.hostname})`);
+
+    const controller = new AbortController();
+    const untrack = deps.cancels.track(p.jobId, controller);
+    const timer = setTimeout(() => controller.abort('timeout'), p.timeoutSeconds * 1000);
+    const workDir = await mkdtemp(path.join(os.tmpdir(), `malan-${p.jobId}-`));
+    try {
+      if (!isJobKind(p.kind)) throw new JobError('invalid_input', `this worker does not know the kind '${p.kind}'`);
+      const input = jobKinds[p.kind].inputSchema.safeParse(p.input);
+      if (!input.success) throw new JobError('invalid_input', `input rejected by the worker: ${input.error.issues.map((i) => i.message).join('; ')}`);
+      const result = await kindRunners[p.kind].run({
+        jobId: p.jobId,
+        attempt,
+        input: input.data,
+        fileUrls: p.fileUrls,
+        caps: deps.caps,
+        workDir,
+        signal: controller.signal,
+        killGraceMs: deps.killGraceMs,
+        transfer: httpTransfer(p.uploadUrl, attempt),
+        media: deps.media,
+        log: (level, msg) => ar.log(level, msg),
+        progress: (f) => ar.progress(f),
+      });
+      ar.log('info', `succeeded in ${((performance.now() - started) / 1000).toFixed(2)} s`);
+      await end({ outcome: 'succeeded', willRetry: false, error: null, outputs: result.outputs, execution: result.execution, usage: result.usage });
+      log.info('succeeded', { seconds: ((performance.now() - started) / 1000).toFixed(2), path: result.execution.path });
+      return { outputs: result.outputs };
+    } catch (err) {
+      const reason = controller.signal.aborted ? String(controller.signal.reason) : null;
+      if (reason === 'canceled') {
+        ar.log('warn', 'canceled: the running processes were stopped');
+        await end({ outcome: 'canceled', willRetry: false, error: { code: 'canceled', message: 'canceled while running' } });
+        log.info('canceled; processes stopped');
+        return { canceled: true };
+      }
+      const { code, message, retry } = classify(err, reason, p.timeoutSeconds);
+      const willRetry = retry && attempt < (bullJob.opts.attempts ?? 1);
+      ar.log('error', `failed (${code}): ${message}${willRetry ? ' — will retry' : ''}`);
+      await end({ outcome: 'failed', willRetry, error: { code, message } });
+      log.warn('failed', { code, message, willRetry });
+      if (!retry) throw new UnrecoverableError(message);
+      throw err instanceof Error ? err : new Error(message);
+    } finally {
+      clearTimeout(timer);
+      untrack();
+      await rm(workDir, { recursive: true, force: true });
+    }
+  };
+}
+
+function classify(err: unknown, abortReason: string | null, timeoutSeconds: number): { code: JobErrorCode; message: string; retry: boolean } {
+  if (abortReason === 'timeout') return { code: 'timeout', message: `the job ran past its timeout of ${timeoutSeconds} s and was stopped`, retry: false };
+  if (abortReason === 'shutdown') return { code: 'worker_lost', message: 'the worker shut down during the job; it goes to another worker', retry: true };
+  if (err instanceof JobError) return { code: err.code, message: err.message, retry: err.retryable };
+  return { code: 'internal', message: (err as Error)?.message ?? String(err), retry: true };
+}

@@ -1,0 +1,19 @@
+/** What a worker runs for each job kind: exhaustive over JobKind, and what each needs to run at all. */
+import type { WorkerCapabilities } from '../src/capabilities/worker-capabilities.js';
+import type { JobResult, JobRuntime } from '../src/jobs/job-runtime.js';
+import type { JobKind } from '../src/jobs/registry.js';
+import { runTranscode } from '../src/jobs/transcode/run.js';
+import type { TranscodeInput } from '../src/jobs/transcode/spec.js';
+
+export interface KindRunner {
+  /** Null when this worker can run the kind, else why not (shown to the operator). */
+  cannotRun(caps: WorkerCapabilities): string | null;
+  run(rt: JobRuntime<unknown>): Promise<JobResult>;
+}
+
+export const kindRunners: { [K in JobKind]: KindRunner } = {
+  transcode: {
+    cannotRun: (caps) => (caps.ffmpeg ? null : 'ffmpeg is not installed'),
+    run: (rt) => runTranscode(rt as JobRuntime<TranscodeInput>),
+  },
+};

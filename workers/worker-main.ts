@@ -1,0 +1,94 @@
+/**
+ * A worker process: one per GPU (`--gpu N`) or CPU-only. It probes what it can do, takes only the
+ * kinds it can run, heartbeats its state to Redis, and needs nothing but Redis and HTTP.
+ */
+import os from 'node:os';
+import { Queue, Worker } from 'bullmq';
+import type { Config } from '../src/config/env.js';
+import { newId } from '../src/ids.js';
+import { JOB_KINDS } from '../src/jobs/registry.js';
+import { createLogger } from '../src/logger.js';
+import { probeMedia, runFfmpeg } from '../src/media/ffmpeg.js';
+import { channels, QUEUE_NAMES } from '../src/queue/messages.js';
+import { redisConnection } from '../src/queue/redis.js';
+import { resolveRedisUrl } from '../src/redis/embedded-redis.js';
+import { CancelWatch } from './cancel-watch.js';
+import { createProcessor } from './job-processor.js';
+import { kindRunners } from './kind-runners.js';
+import { probeWorker } from './probe/probe-worker.js';
+import { Reporter } from './reporter.js';
+
+export interface WorkerOptions {
+  gpu?: number;
+  concurrency: number;
+}
+
+export async function runWorker(config: Config, opts: WorkerOptions): Promise<{ stop(): Promise<void> }> {
+  // nvidia-smi numbers GPUs by PCI bus; make CUDA (and so ffmpeg's -hwaccel_device) agree.
+  process.env.CUDA_DEVICE_ORDER ??= 'PCI_BUS_ID';
+  const workerId = newId('wrk');
+  const log = createLogger(`worker ${workerId.slice(-6)}`, config.MALAN_LOG_LEVEL);
+  const redisUrl = await resolveRedisUrl({ redisUrl: config.REDIS_URL, home: config.home });
+  const caps = await probeWorker({ gpuIndex: opts.gpu, ffmpegPath: config.MALAN_FFMPEG_PATH });
+  for (const note of caps.notes) log.info(`probe: ${note}`);
+  if (caps.gpus.length === 0) log.warn('NO GPU: this worker runs all its work on the CPU', { reason: caps.notes[0] ?? 'nvidia-smi found none' });
+  else log.info('GPUs', { gpus: caps.gpus.map((g) => `${g.index}:${g.name}`), video: caps.videoAcceleration ?? 'no hardware video path passed its test' });
+
+  const kinds = JOB_KINDS.filter((k) => {
+    const why = kindRunners[k].cannotRun(caps);
+    if (why) log.warn(`not taking ${k} jobs: ${why}`);
+    return !why;
+  });
+  if (kinds.length === 0) throw new Error('this worker can run no job kind; see the probe notes above');
+
+  const connection = redisConnection(redisUrl, `malan-worker-${workerId}`);
+  const subscriber = redisConnection(redisUrl, `malan-worker-${workerId}-sub`);
+  const prefix = config.MALAN_QUEUE_PREFIX;
+  const reportsQueue = new Queue(QUEUE_NAMES.reports, { connection, prefix });
+  const reporter = new Reporter(reportsQueue);
+  const cancels = new CancelWatch(connection, subscriber, prefix);
+  await cancels.start();
+  const processor = createProcessor({ workerId, caps, reporter, cancels, media: { runFfmpeg, probeMedia }, killGraceMs: config.MALAN_KILL_GRACE_MS, log });
+
+  const workers = kinds.map(
+    (kind) =>
+      new Worker(kind, processor, {
+        connection: redisConnection(redisUrl, `malan-worker-${workerId}-${kind}`),
+        prefix,
+        concurrency: opts.concurrency,
+        lockDuration: config.MALAN_LOCK_MS,
+        stalledInterval: config.MALAN_STALLED_INTERVAL_MS,
+        // Above 1: a long GPU job whose lock renewal hiccups once is not failed for it.
+        maxStalledCount: 2,
+        removeOnComplete: { age: 3600, count: 10_000 },
+      }),
+  );
+  for (const w of workers) w.on('error', (err) => log.error('queue error', { error: err.message }));
+
+  const heartbeatKey = channels.workerHeartbeat(prefix, workerId);
+  const beat = () =>
+    connection
+      .set(heartbeatKey, JSON.stringify({ workerId, hostname: os.hostname(), pid: process.pid, kinds, jobs: cancels.runningJobs(), gpus: caps.gpus, at: new Date().toISOString() }), 'EX', 15)
+      .catch((err: Error) => log.warn('heartbeat failed', { error: err.message }));
+  await beat();
+  const heartbeat = setInterval(beat, 5000);
+  await reporter.send({ type: 'worker-up', workerId, hostname: os.hostname(), pid: process.pid, kinds, capabilities: caps, at: new Date().toISOString() });
+  log.info('ready', { kinds, concurrency: opts.concurrency, redis: redisUrl.replace(/\/\/[^@]*@/, '//***@'), prefix });
+
+  let stopping: Promise<void> | null = null;
+  return {
+    stop: () =>
+      (stopping ??= (async () => {
+        log.info('stopping: running jobs are stopped and go to other workers');
+        clearInterval(heartbeat);
+        cancels.abortAll('shutdown');
+        await Promise.all(workers.map((w) => w.close()));
+        await reporter.send({ type: 'worker-down', workerId, at: new Date().toISOString() }).catch(() => undefined);
+        await connection.del(heartbeatKey).catch(() => undefined);
+        await reportsQueue.close();
+        subscriber.disconnect();
+        connection.disconnect();
+        log.info('stopped');
+      })()),
+  };
+}
