@@ -11,7 +11,7 @@ import { createLogger } from '../src/logger.js';
 import { probeMedia, runFfmpeg } from '../src/media/ffmpeg.js';
 import { channels, QUEUE_NAMES } from '../src/queue/messages.js';
 import { redisConnection } from '../src/queue/redis.js';
-import { resolveRedisUrl } from '../src/redis/embedded-redis.js';
+import { releaseEmbeddedRedis, resolveRedisUrl } from '../src/redis/embedded-redis.js';
 import { CancelWatch } from './cancel-watch.js';
 import { createProcessor } from './job-processor.js';
 import { kindRunners } from './kind-runners.js';
@@ -50,10 +50,11 @@ export async function runWorker(config: Config, opts: WorkerOptions): Promise<{ 
   await cancels.start();
   const processor = createProcessor({ workerId, caps, reporter, cancels, media: { runFfmpeg, probeMedia }, killGraceMs: config.MALAN_KILL_GRACE_MS, log });
 
+  const kindConnections = kinds.map((kind) => redisConnection(redisUrl, `malan-worker-${workerId}-${kind}`));
   const workers = kinds.map(
-    (kind) =>
+    (kind, i) =>
       new Worker(kind, processor, {
-        connection: redisConnection(redisUrl, `malan-worker-${workerId}-${kind}`),
+        connection: kindConnections[i]!,
         prefix,
         concurrency: opts.concurrency,
         lockDuration: config.MALAN_LOCK_MS,
@@ -88,6 +89,8 @@ export async function runWorker(config: Config, opts: WorkerOptions): Promise<{ 
         await reportsQueue.close();
         subscriber.disconnect();
         connection.disconnect();
+        for (const c of kindConnections) c.disconnect();
+        await releaseEmbeddedRedis({ redisUrl: config.REDIS_URL, home: config.home });
         log.info('stopped');
       })()),
   };

@@ -83,6 +83,10 @@ function onShutdown(stop: () => Promise<void>) {
   const handler = (signal: string) => {
     if (++count > 1) process.exit(130); // a second Ctrl-C does not wait
     process.stderr.write(`malan: ${signal}, stopping…\n`);
+    setTimeout(() => {
+      process.stderr.write('malan: still stopping after 15 s; exiting now\n');
+      process.exit(1);
+    }, 15_000).unref();
     stop().then(
       () => process.exit(0),
       (err: Error) => {

@@ -128,3 +128,36 @@ async function withLock<T>(lockDir: string, fn: () => Promise<T>): Promise<T> {
     rmSync(lockDir, { recursive: true, force: true });
   }
 }
+
+/**
+ * The last farm process of a MALAN_HOME to stop turns its embedded Redis off (it saves its AOF
+ * first): nothing is left running behind a farm that was stopped. "Last" means that, its own
+ * connections closed, only this probe is connected. With REDIS_URL set this does nothing.
+ */
+const RELEASE_PROBE = 'malan-release-probe';
+
+export async function releaseEmbeddedRedis(opts: { redisUrl?: string; home: string }): Promise<void> {
+  if (opts.redisUrl) return;
+  const state = await findRunning(path.join(opts.home, 'redis'));
+  if (!state) return;
+  const { Redis } = await import('ioredis');
+  // Named so that two processes stopping together do not count each other's probe as a user.
+  const probe = new Redis(state.port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 1, connectionName: RELEASE_PROBE });
+  try {
+    await probe.connect();
+    // Connections close asynchronously: look a few times before deciding someone else still uses it.
+    for (const wait of [0, 200, 500, 1000]) {
+      await sleep(wait);
+      const clients = String(await probe.call('CLIENT', 'LIST'));
+      const users = clients.split('\n').filter((line) => line.trim() !== '' && !line.includes(`name=${RELEASE_PROBE}`));
+      if (users.length === 0) {
+        await probe.call('SHUTDOWN').catch(() => undefined); // the connection drops as it stops
+        return;
+      }
+    }
+  } catch {
+    /* already gone */
+  } finally {
+    probe.disconnect();
+  }
+}
