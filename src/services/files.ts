@@ -7,6 +7,12 @@ import { idPattern, newId } from '../ids.js';
 import type { Storage } from '../storage/storage.js';
 import type { Principal } from './keys.js';
 
+export class EmptyFileError extends Error {
+  constructor() {
+    super('the file is empty (0 bytes)');
+  }
+}
+
 export interface NewFile {
   tenantId: string;
   name: string;
@@ -22,6 +28,10 @@ export async function storeFile(db: Db, storage: Storage, f: NewFile): Promise<F
   const id = newId('file');
   const storageKey = `files/${f.tenantId}/${id}`;
   const stored = await storage.put(storageKey, f.body, { maxBytes: f.maxBytes });
+  if (stored.size === 0) {
+    await storage.delete(storageKey);
+    throw new EmptyFileError();
+  }
   const [row] = await db
     .insert(files)
     .values({

@@ -24,7 +24,7 @@ const WEBHOOK_EVENTS = ['start', 'output', 'logs', 'completed'] as const;
 
 const submitSchema = z.strictObject({
   kind: z.string({ error: 'kind is required: one of ' + JOB_KINDS.join(', ') }),
-  input: z.unknown(),
+  input: z.unknown().optional(),
   priority: z.number().int().min(0).max(100).default(50),
   webhook: z.string().optional(),
   webhook_events_filter: z.array(z.enum(WEBHOOK_EVENTS)).optional(),

@@ -9,7 +9,7 @@ import { ApiError, notFound } from '../api-error.js';
 import { bearerToken, type ApiEnv } from '../auth.js';
 import { parseRange } from '../http-range.js';
 import { readMultipartFile } from '../multipart-upload.js';
-import { findFile, fileView, storeFile } from '../../services/files.js';
+import { EmptyFileError, findFile, fileView, storeFile } from '../../services/files.js';
 import { authenticate } from '../../services/keys.js';
 import type { FarmContext } from '../../services/farm-context.js';
 import { TooLargeError } from '../../storage/storage.js';
@@ -30,10 +30,10 @@ export function filesApi(ctx: FarmContext) {
           ? await readMultipartFile(source, c.req.raw.headers, 'content')
           : { stream: source, name: nameFrom(c), contentType: type };
         const row = await storeFile(ctx.db, ctx.storage, { tenantId: who.tenantId, name: upload.name, contentType: upload.contentType, body: upload.stream, maxBytes: limit });
-        if (row.size === 0) throw new ApiError('invalid_request', 'the upload is empty (0 bytes)');
         return c.json(fileView(row, ctx.baseUrl), 201);
       } catch (err) {
         if (err instanceof TooLargeError) throw tooLarge(limit);
+        if (err instanceof EmptyFileError) throw new ApiError('invalid_request', 'the upload is empty (0 bytes): send the file\'s bytes as the body');
         throw err;
       }
     })

@@ -1,0 +1,95 @@
+/**
+ * Real farm processes for end-to-end tests and the bench: `malan serve` and `malan worker` from
+ * the built CLI, each with its own log file, stopped (and their children checked) at the end.
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { createWriteStream, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from '../../src/redis/embedded-redis.js';
+import { cliEntry } from '../../src/paths.js';
+
+export interface FarmProcesses {
+  baseUrl: string;
+  home: string;
+  env: Record<string, string>;
+  server: ChildProcess;
+  workers: ChildProcess[];
+  startWorker(extraEnv?: Record<string, string>): Promise<ChildProcess>;
+  createKey(tenant: string, operator?: boolean): Promise<string>;
+  log(name: 'serve' | `worker-${number}`): string;
+  stop(): Promise<void>;
+}
+
+function startProcess(args: string[], env: Record<string, string>, logFile: string): ChildProcess {
+  const child = spawn(process.execPath, [cliEntry, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = createWriteStream(logFile);
+  child.stdout!.pipe(out);
+  child.stderr!.pipe(out);
+  return child;
+}
+
+export async function startFarm(env: Record<string, string>, opts: { workers?: number; workerEnv?: Record<string, string> } = {}): Promise<FarmProcesses> {
+  const home = env.MALAN_HOME!;
+  const port = await freePort();
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const fullEnv = { ...env, PORT: String(port) };
+  const server = startProcess(['serve'], fullEnv, path.join(home, 'serve.log'));
+  await waitFor(async () => (await fetch(`${baseUrl}/healthz`).catch(() => null))?.ok === true, 60_000, () => `serve did not come up:\n${tail(path.join(home, 'serve.log'))}`);
+  const workers: ChildProcess[] = [];
+  const farm: FarmProcesses = {
+    baseUrl,
+    home,
+    env: fullEnv,
+    server,
+    workers,
+    async startWorker(extraEnv = {}) {
+      const n = workers.length;
+      const w = startProcess(['worker'], { ...fullEnv, ...opts.workerEnv, ...extraEnv }, path.join(home, `worker-${n}.log`));
+      workers.push(w);
+      await waitFor(async () => readFileSafe(path.join(home, `worker-${n}.log`)).includes('] ready'), 60_000, () => `worker did not start:\n${tail(path.join(home, `worker-${n}.log`))}`);
+      return w;
+    },
+    createKey: (tenant, operator = false) =>
+      new Promise((resolve, reject) => {
+        execFile(process.execPath, [cliEntry, 'keys', 'create', '--tenant', tenant, ...(operator ? ['--operator'] : [])], { env: { ...process.env, ...fullEnv } }, (err, stdout, stderr) => {
+          if (err) return reject(new Error(`keys create failed: ${stderr}`));
+          resolve(stdout.trim().split('\n').pop()!);
+        });
+      }),
+    log: (name) => readFileSafe(path.join(home, `${name}.log`)),
+    async stop() {
+      await Promise.all([...workers, server].map(stopChild));
+    },
+  };
+  for (let i = 0; i < (opts.workers ?? 1); i++) await farm.startWorker();
+  return farm;
+}
+
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs: number, message: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await sleep(100);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms: ${message()}`);
+}
+
+function readFileSafe(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+const tail = (file: string) => readFileSafe(file).split('\n').slice(-30).join('\n');
