@@ -28,8 +28,8 @@ export function apiClient(baseUrl: string, key: string | null, fetchFn: (url: st
     call,
     get: <T = any>(path: string) => call<T>('GET', path),
     post: <T = any>(path: string, json?: unknown, headers?: Record<string, string>) => call<T>('POST', path, { json, headers }),
-    upload: <T = any>(data: BodyInit, contentType = 'application/octet-stream', name?: string) =>
-      call<T>('POST', `/v1/files${name ? `?name=${encodeURIComponent(name)}` : ''}`, { body: data, headers: { 'content-type': contentType } }),
+    upload: <T = any>(data: BodyInit | Uint8Array, contentType = 'application/octet-stream', name?: string) =>
+      call<T>('POST', `/v1/files${name ? `?name=${encodeURIComponent(name)}` : ''}`, { body: data as BodyInit, headers: { 'content-type': contentType } }),
   };
 }
 

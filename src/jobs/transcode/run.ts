@@ -31,13 +31,18 @@ export async function runTranscode(rt: JobRuntime<TranscodeInput>): Promise<JobR
   let cpuSeconds = 0;
   let gpuSeconds = 0;
   let ran: PlannedCommand | null = null;
+  const inputErrors: string[] = []; // demuxer/decoder errors: a damaged or truncated source
   for (const [i, attempt] of plan.attempts.entries()) {
     rt.log('info', `path ${attempt.path}: ${attempt.reason}`);
     try {
       const result = await rt.media.runFfmpeg(attempt.args, {
         signal: rt.signal,
         killGraceMs: rt.killGraceMs,
-        onLog: (line) => rt.log(levelOf(line), line),
+        onLog: (line) => {
+          const level = levelOf(line);
+          if (level === 'error') inputErrors.push(line.replace(/ @ 0x[0-9a-f]+/, ''));
+          rt.log(level, line);
+        },
         onProgress: (p) => {
           if (plan.outputSeconds > 0) rt.progress(0.05 + 0.9 * Math.min(1, p.outTimeSeconds / plan.outputSeconds));
         },
@@ -56,7 +61,7 @@ export async function runTranscode(rt: JobRuntime<TranscodeInput>): Promise<JobR
       fallbacks.push({ path: attempt.path, reason: attempt.reason, error: reason });
     }
   }
-  const outProbe = await verifyOutput(rt, output, probe, plan.target.height);
+  const outProbe = await verifyOutput(rt, output, probe, plan.target.height, inputErrors);
   rt.progress(0.97);
   const file = await rt.transfer.upload('output.mp4', output, 'video/mp4', rt.signal);
   rt.log('info', `stored the output (${ran!.path} path): ${describe(outProbe)}`);
@@ -85,7 +90,7 @@ async function probeSource(rt: JobRuntime<TranscodeInput>, file: string): Promis
   }
 }
 
-async function verifyOutput(rt: JobRuntime<TranscodeInput>, file: string, source: MediaProbe, height: number): Promise<MediaProbe> {
+async function verifyOutput(rt: JobRuntime<TranscodeInput>, file: string, source: MediaProbe, height: number, inputErrors: string[]): Promise<MediaProbe> {
   const out = await rt.media.probeMedia(file, { signal: rt.signal }).catch((e: Error) => {
     throw new JobError('output_verification_failed', `the output could not be read back: ${e.message}`);
   });
@@ -94,6 +99,10 @@ async function verifyOutput(rt: JobRuntime<TranscodeInput>, file: string, source
   if (out.video?.height !== height) problems.push(`height is ${out.video?.height}, expected ${height}`);
   if (source.durationSeconds > 0 && Math.abs(out.durationSeconds - source.durationSeconds) > DURATION_TOLERANCE_SECONDS) {
     problems.push(`duration is ${out.durationSeconds.toFixed(2)} s, the source's ${source.durationSeconds.toFixed(2)} s`);
+  }
+  if (problems.length && inputErrors.length) {
+    // ffmpeg read what it could and said why it stopped: the source, not the farm, is at fault.
+    throw new JobError('media_unreadable', `the source is damaged or truncated (ffmpeg: "${inputErrors[0]}"); the output would be wrong: ${problems.join('; ')}`);
   }
   if (problems.length) throw new JobError('output_verification_failed', `the output failed verification: ${problems.join('; ')}`);
   return out;

@@ -1,0 +1,154 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FfmpegProgress } from './ffmpeg-output.js';
+import { FfmpegError, probeMedia, ProbeError, runFfmpeg, splitArgv } from './ffmpeg.js';
+
+const VIDEO = '/work/shared/assets/video';
+
+/** True while a process with this pid exists. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    throw err;
+  }
+}
+
+describe('splitArgv', () => {
+  it('splits input options, the input, output options and the output', () => {
+    expect(splitArgv(['-ss', '2', '-i', 'in.mp4', '-c:v', 'libx264', '-crf', '23', 'out.mp4'])).toEqual({
+      inputOptions: ['-ss', '2'],
+      input: 'in.mp4',
+      outputOptions: ['-c:v', 'libx264', '-crf', '23'],
+      output: 'out.mp4',
+    });
+  });
+
+  it('accepts a command with no options', () => {
+    expect(splitArgv(['-i', 'in.mp4', 'out.mp4'])).toEqual({ inputOptions: [], input: 'in.mp4', outputOptions: [], output: 'out.mp4' });
+  });
+
+  it('throws without -i, or with -i and nothing after it', () => {
+    expect(() => splitArgv(['-c:v', 'libx264', 'out.mp4'])).toThrow('an ffmpeg command needs one -i input');
+    expect(() => splitArgv(['-i'])).toThrow('an ffmpeg command needs one -i input');
+  });
+
+  it('throws with two inputs', () => {
+    expect(() => splitArgv(['-i', 'a.mp4', '-i', 'b.mp4', 'out.mp4'])).toThrow('the ffmpeg door takes one input per command');
+  });
+});
+
+describe('runFfmpeg', () => {
+  it('runs a short encode and reports progress, log lines, wall and CPU time', async () => {
+    const progress: FfmpegProgress[] = [];
+    const logs: string[] = [];
+    const spawned: number[] = [];
+    const result = await runFfmpeg(
+      ['-f', 'lavfi', '-i', 'testsrc2=s=160x120:d=1', '-loglevel', 'level+info', '-benchmark', '-progress', 'pipe:1', '-nostats', '-f', 'null', '-'],
+      { onProgress: (p) => progress.push(p), onLog: (l) => logs.push(l), onSpawn: (pid) => spawned.push(pid) },
+    );
+    expect(result.wallSeconds).toBeGreaterThan(0);
+    expect(result.cpuSeconds).toBeGreaterThan(0);
+    expect(spawned).toHaveLength(1);
+    expect(progress.at(-1)).toMatchObject({ done: true, frame: 25 });
+    expect(progress.at(-1)!.outTimeSeconds).toBeCloseTo(1, 1);
+    expect(logs.some((l) => l.startsWith('[info]'))).toBe(true);
+    // The benchmark lines are consumed, not logged.
+    expect(logs.some((l) => l.includes('bench:'))).toBe(false);
+  });
+
+  it('reports cpuSeconds 0 when -benchmark is not asked for', async () => {
+    const result = await runFfmpeg(['-f', 'lavfi', '-i', 'testsrc2=s=160x120:d=0.2', '-f', 'null', '-']);
+    expect(result.cpuSeconds).toBe(0);
+  });
+
+  it('rejects with ffmpeg’s reason and the stderr tail when the input does not exist', async () => {
+    const missing = '/nonexistent/malan-missing.mp4';
+    const err = await runFfmpeg(['-i', missing, '-f', 'null', '-']).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FfmpegError);
+    const e = err as FfmpegError;
+    expect(e.aborted).toBe(false);
+    expect(e.message).toContain('ffmpeg exited with code 1');
+    expect(e.message).toContain('No such file or directory');
+    expect(e.message).not.toContain('\n');
+    expect(e.stderrTail.some((l) => l.includes(`${missing}: No such file or directory`))).toBe(true);
+    expect(e.stderrTail.length).toBeLessThanOrEqual(20);
+  });
+
+  it('rejects at once when the signal is already aborted', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    await expect(runFfmpeg(['-f', 'lavfi', '-i', 'testsrc2=d=1', '-f', 'null', '-'], { signal: controller.signal })).rejects.toMatchObject({
+      aborted: true,
+      message: 'aborted before start',
+    });
+  });
+
+  it('stops ffmpeg on abort, and the process is gone when it rejects', async () => {
+    const controller = new AbortController();
+    let pid = 0;
+    let resolveStarted!: () => void;
+    const started = new Promise<void>((resolve) => (resolveStarted = resolve));
+    const running = runFfmpeg(
+      ['-f', 'lavfi', '-i', 'testsrc2=s=1280x720:d=600', '-progress', 'pipe:1', '-nostats', '-c:v', 'libx264', '-preset', 'veryslow', '-f', 'null', '-'],
+      {
+        signal: controller.signal,
+        killGraceMs: 500,
+        onSpawn: (p) => (pid = p),
+        onProgress: () => resolveStarted(), // encoding is under way
+      },
+    );
+    const outcome = running.catch((e: unknown) => e);
+    await started;
+    expect(pid).toBeGreaterThan(0);
+    expect(alive(pid)).toBe(true);
+    controller.abort();
+    const err = await outcome;
+    expect(err).toBeInstanceOf(FfmpegError);
+    expect(err).toMatchObject({ aborted: true, message: 'ffmpeg was stopped' });
+    expect(alive(pid)).toBe(false);
+    expect(() => process.kill(pid, 0)).toThrow(expect.objectContaining({ code: 'ESRCH' }));
+  });
+});
+
+describe('probeMedia', () => {
+  let dir = '';
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'malan-ffmpeg-door-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('probes a real MP4', async () => {
+    const p = await probeMedia(path.join(VIDEO, 'flower.mp4'));
+    expect(p).toMatchObject({ formatName: 'mov,mp4,m4a,3gp,3g2,mj2', durationSeconds: 5.055, sizeBytes: 1128375 });
+    expect(p.video).toMatchObject({ index: 0, codec: 'h264', profile: 'High', width: 960, height: 540, frameRate: 30000 / 1001, frameCount: 150 });
+    expect(p.audio).toEqual({ index: 1, codec: 'aac', channels: 2, sampleRate: 48000 });
+  });
+
+  it('rejects a text file with a ProbeError that does not repeat the path', async () => {
+    const text = path.join(dir, 'notes.txt');
+    await writeFile(text, 'these are not frames\nat all\n');
+    const err = await probeMedia(text).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ProbeError);
+    expect((err as Error).message.length).toBeGreaterThan(0);
+    expect((err as Error).message).not.toContain(dir);
+  });
+
+  it('refuses an HLS playlist saved as .mp4 whose segment is a local file', async () => {
+    const evil = path.join(dir, 'x.mp4');
+    await writeFile(evil, ['#EXTM3U', '#EXT-X-TARGETDURATION:1', '#EXTINF:1,', 'file:///etc/passwd', '#EXT-X-ENDLIST', ''].join('\n'));
+    const err = await probeMedia(evil).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ProbeError);
+    expect((err as Error).message).not.toContain('root:');
+  });
+
+  it('rejects a missing ffprobe binary with a ProbeError', async () => {
+    await expect(probeMedia(path.join(VIDEO, 'flower.mp4'), { ffprobePath: '/nonexistent/ffprobe' })).rejects.toBeInstanceOf(ProbeError);
+  });
+});

@@ -1,0 +1,124 @@
+/**
+ * End to end, real processes: `malan serve` and `malan worker` from the built CLI, a real clip
+ * uploaded over HTTP, a transcode followed over SSE to the end, the result downloaded and probed,
+ * the webhook received and its signature checked.
+ */
+import { execFileSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiClient, waitForJob, type ApiClient } from '../helpers/api-client.js';
+import { startFarm, type FarmProcesses } from '../helpers/farm-processes.js';
+import { ASSETS, testWorld } from '../helpers/test-env.js';
+import { followSse } from '../helpers/sse.js';
+
+let farm: FarmProcesses;
+let api: ApiClient;
+let key: string;
+const hooks: Array<{ headers: http.IncomingHttpHeaders; body: string }> = [];
+const hookServer = http.createServer((req, res) => {
+  let body = '';
+  req.on('data', (c) => (body += c));
+  req.on('end', () => {
+    hooks.push({ headers: req.headers, body });
+    res.end('ok');
+  });
+});
+
+beforeAll(async () => {
+  await new Promise<void>((r) => hookServer.listen(0, '127.0.0.1', r));
+  const world = await testWorld();
+  farm = await startFarm(world.env);
+  key = await farm.createKey('studio-a');
+  api = apiClient(farm.baseUrl, key);
+});
+afterAll(async () => {
+  await farm?.stop();
+  hookServer.close();
+});
+
+const ffprobe = (file: string, entries: string) => execFileSync('ffprobe', ['-v', 'error', '-show_entries', entries, '-of', 'json', file], { encoding: 'utf8' });
+
+describe('a transcode through the whole farm', () => {
+  it('uploads, runs, streams progress, and produces a verified MP4; the webhook arrives signed', async () => {
+    const source = path.join(ASSETS, 'video/flower.mp4');
+    const up = await api.upload(readFileSync(source), 'video/mp4', 'flower.mp4');
+    expect(up.status).toBe(201);
+    const port = (hookServer.address() as { port: number }).port;
+    const submitted = await api.post('/v1/jobs', { kind: 'transcode', input: { source: { file: up.body.id }, height: 240 }, webhook: `http://127.0.0.1:${port}/hook`, webhook_events_filter: ['completed'] });
+    expect(submitted.status).toBe(201);
+    const id = submitted.body.id;
+
+    const events = await followSse(`${farm.baseUrl}/v1/jobs/${id}/events`, key, 120_000);
+    const names = events.map((e) => e.event);
+    expect(names[0]).toBe('status');
+    expect(names).toContain('progress');
+    expect(names).toContain('log');
+    expect(names.at(-1)).toBe('done');
+    const done = JSON.parse(events.at(-1)!.data);
+    expect(done.status).toBe('succeeded');
+    const progress = events.filter((e) => e.event === 'progress').map((e) => JSON.parse(e.data).progress as number);
+    expect(progress.some((p) => p > 0 && p < 1)).toBe(true);
+
+    const job = (await api.get(`/v1/jobs/${id}`)).body;
+    expect(job.execution).toMatchObject({ path: 'cpu', fallbacks: [] });
+    expect(job.execution.reason).toContain('no GPU');
+    expect(job.usage.wall_seconds).toBeGreaterThan(0);
+    expect(job.usage.cpu_seconds).toBeGreaterThan(0);
+    expect(job.usage).toMatchObject({ gpu_seconds: 0, gpu_model: 'cpu', attempts_billed: 1 });
+    const mp4 = job.outputs.find((o: { role: string }) => o.role === 'mp4');
+    expect(mp4).toMatchObject({ content_type: 'video/mp4' });
+
+    const res = await fetch(mp4.url, { headers: { authorization: `Bearer ${key}` } });
+    expect(res.status).toBe(200);
+    const out = path.join(farm.home, 'downloaded.mp4');
+    writeFileSync(out, Buffer.from(await res.arrayBuffer()));
+    const probe = JSON.parse(ffprobe(out, 'format=duration:stream=codec_type,codec_name,height,pix_fmt'));
+    const sourceDuration = Number(JSON.parse(ffprobe(source, 'format=duration')).format.duration);
+    expect(probe.streams).toEqual(expect.arrayContaining([expect.objectContaining({ codec_type: 'video', codec_name: 'h264', height: 240, pix_fmt: 'yuv420p' }), expect.objectContaining({ codec_type: 'audio', codec_name: 'aac' })]));
+    expect(Math.abs(Number(probe.format.duration) - sourceDuration)).toBeLessThan(0.1);
+    // faststart: the moov box comes before mdat
+    const head = readFileSync(out).subarray(0, 64 * 1024).toString('latin1');
+    expect(head.indexOf('moov')).toBeGreaterThan(-1);
+    expect(head.indexOf('moov')).toBeLessThan(head.indexOf('mdat') === -1 ? Infinity : head.indexOf('mdat'));
+
+    const logs = (await api.get(`/v1/jobs/${id}/logs`)).body as string;
+    expect(logs).toContain('path cpu:');
+    expect(logs).toContain('Input #0');
+
+    const secret = (await api.get('/v1/webhooks/default/secret')).body.key as string;
+    const deadline = Date.now() + 20_000;
+    while (!hooks.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(hooks).toHaveLength(1);
+    const hook = hooks[0]!;
+    const expected = createHmac('sha256', Buffer.from(secret.slice('whsec_'.length), 'base64')).update(`${hook.headers['webhook-id']}.${hook.headers['webhook-timestamp']}.${hook.body}`).digest('base64');
+    expect(hook.headers['webhook-signature']).toBe(`v1,${expected}`);
+    expect(JSON.parse(hook.body)).toMatchObject({ id, status: 'succeeded' });
+  });
+
+  it('fails bad media with a readable reason and keeps serving', async () => {
+    const flower = readFileSync(path.join(ASSETS, 'video/flower.mp4'));
+    const cases: Array<[string, Buffer, RegExp]> = [
+      ['text', Buffer.from('this is not a video, just words\n'.repeat(50)), /not a media file/],
+      ['truncated MP4', flower.subarray(0, Math.floor(flower.length / 3)), /damaged or truncated/],
+      ['HLS playlist to /etc/passwd', Buffer.from('#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\nfile:///etc/passwd\n#EXT-X-ENDLIST\n'), /not a media file/],
+      ['HLS playlist to loopback', Buffer.from('#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\nhttp://127.0.0.1:9/x.ts\n#EXT-X-ENDLIST\n'), /not a media file/],
+      ['concat list to /etc/passwd', Buffer.from("ffconcat version 1.0\nfile 'file:///etc/passwd'\n"), /not a media file/],
+    ];
+    const ids: Array<[string, string, RegExp]> = [];
+    for (const [name, bytes, reason] of cases) {
+      const file = (await api.upload(bytes, 'video/mp4', `${name}.mp4`)).body.id;
+      ids.push([name, (await api.post('/v1/jobs', { kind: 'transcode', input: { source: { file }, height: 240 } })).body.id, reason]);
+    }
+    for (const [name, id, reason] of ids) {
+      const job = await waitForJob(api, id);
+      expect(job.status, name).toBe('failed');
+      expect(job.error.code, name).toBe('media_unreadable');
+      expect(job.error.message, name).toMatch(reason);
+      expect(job.error.message).not.toContain('/tmp/'); // no paths of the worker leak
+      expect(job.attempts, `${name}: bad input is not retried`).toBe(1);
+    }
+  });
+});

@@ -1,0 +1,54 @@
+/**
+ * Postgres is the truth: after Redis loses everything (FLUSHALL), the reconciler puts every job
+ * the database says is queued back on its queue, once. Runs on a private embedded redis-server,
+ * so the FLUSHALL touches nothing else.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { reconcileOnce } from '../../src/services/reconciler.js';
+import { apiHarness, type Harness } from '../helpers/api-harness.js';
+import { ASSETS } from '../helpers/test-env.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await apiHarness({ embeddedRedis: true });
+});
+afterAll(() => h?.close());
+
+it('re-enqueues what Redis lost, leaves what it holds, and never duplicates', async () => {
+  expect(h.farm.redisUrl).not.toBe('redis://127.0.0.1:6379'); // a private server: FLUSHALL is safe
+  const a = await h.as('studio-a');
+  const file = (await a.upload(readFileSync(path.join(ASSETS, 'video/flower.mp4')))).body.id;
+  const ids: string[] = [];
+  for (let i = 0; i < 3; i++) ids.push((await a.post('/v1/jobs', { kind: 'transcode', input: { source: { file }, height: 240 } })).body.id);
+  const canceled = ids.pop()!;
+  await a.post(`/v1/jobs/${canceled}/cancel`);
+  const queue = h.farm.ctx.queues.byKind.transcode;
+  expect(await queue.count()).toBe(2);
+
+  const later = Date.now() + 60_000; // past the grace that protects jobs being created right now
+  expect((await reconcileOnce(h.farm.ctx, later)).requeued).toEqual([]);
+
+  await h.farm.ctx.redis.flushall();
+  expect(await queue.count()).toBe(0);
+  const pass = await reconcileOnce(h.farm.ctx, later);
+  expect(pass.requeued.sort()).toEqual([...ids].sort());
+  expect(await queue.count()).toBe(2);
+  for (const id of ids) {
+    const job = await queue.getJob(id);
+    expect(job?.data).toMatchObject({ jobId: id, kind: 'transcode', input: { source: { file }, height: 240 } });
+    expect(job?.data.fileUrls[file]).toContain('sig=');
+  }
+  expect(await queue.getJob(canceled)).toBeUndefined(); // canceled work stays gone
+  expect((await reconcileOnce(h.farm.ctx, later)).requeued).toEqual([]); // a second pass adds nothing
+  expect(h.logs.join('')).toContain('re-enqueued jobs that the queues had lost');
+});
+
+it('leaves jobs younger than the grace alone (their queue write may be on its way)', async () => {
+  const a = await h.as('studio-a');
+  const file = (await a.upload(Buffer.from('x'.repeat(100)))).body.id;
+  const id = (await a.post('/v1/jobs', { kind: 'transcode', input: { source: { file }, height: 240 } })).body.id;
+  await h.farm.ctx.redis.flushall();
+  expect((await reconcileOnce(h.farm.ctx)).requeued).not.toContain(id);
+});
