@@ -150,6 +150,7 @@ describe('jobs', () => {
       ['POST', `/v1/jobs/${job.id}/cancel`],
       ['GET', `/v1/jobs/${job.id}/events`],
       ['GET', `/v1/jobs/${job.id}/logs`],
+      ['GET', `/v1/jobs/${job.id}/attempts`],
       ['GET', `/v1/files/${fileA}`],
       ['GET', `/v1/files/${fileA}/content`],
     ] as const) {

@@ -5,6 +5,7 @@ import { ApiError } from '../api-error.js';
 import type { ApiEnv } from '../auth.js';
 import { TERMINAL_STATUSES, type JobStatus } from '../../db/schema.js';
 import { cancelJob, getJobRow, jobWithUsage, listJobs, submitJob } from '../../services/jobs.js';
+import { listAttempts } from '../../services/job-attempts.js';
 import { formatLogLine, readLogs } from '../../services/job-logs.js';
 import type { FarmContext } from '../../services/farm-context.js';
 import type { JobEvent, JobEventHub } from '../../services/job-events.js';
@@ -28,6 +29,7 @@ export function jobsApi(ctx: FarmContext, hub: JobEventHub) {
     .get('/', async (c) => c.json(await listJobs(ctx, c.get('principal'), c.req.query())))
     .get('/:id', async (c) => c.json(await jobWithUsage(ctx, await getJobRow(ctx, c.get('principal'), c.req.param('id')))))
     .post('/:id/cancel', async (c) => c.json(await cancelJob(ctx, c.get('principal'), c.req.param('id'))))
+    .get('/:id/attempts', async (c) => c.json({ results: await listAttempts(ctx, await getJobRow(ctx, c.get('principal'), c.req.param('id'))) }))
     .get('/:id/logs', async (c) => {
       const row = await getJobRow(ctx, c.get('principal'), c.req.param('id'));
       c.header('Content-Type', 'text/plain; charset=utf-8');

@@ -1,0 +1,96 @@
+/** The bench's results as data (bench/results.json) and as the table it prints. */
+import type { BareDispatchSample, DispatchResult, FarmDispatchSample } from './dispatch.js';
+import type { EnvironmentFacts } from './environment.js';
+import { median, round } from './measure.js';
+import type { Phases } from './log-phases.js';
+import type { ThroughputResult } from './submission.js';
+import type { BareRun, ClipSpec, FarmRun } from './transcode.js';
+
+/** From the issue: dispatch p50 under 10 ms on an idle worker; transcode within 5% of bare ffmpeg. */
+export const TARGETS = { dispatchP50Ms: 10, transcodeRatio: 1.05 } as const;
+
+export interface TranscodeResults {
+  clip: ClipSpec & { bytes: number };
+  height: number;
+  command: { path: string; reason: string; args: string[] };
+  bare: { runs: BareRun[]; medianSeconds: number };
+  farm: { runs: FarmRun[]; workerMedianSeconds: number; endToEndMedianSeconds: number; phasesMedian: Phases | null };
+  ratios: { worker: number; endToEnd: number };
+}
+
+export interface BenchResults {
+  mode: 'full' | 'quick';
+  environment: EnvironmentFacts;
+  settings: Record<string, number | string | boolean>;
+  submission: { api: ThroughputResult; bare: ThroughputResult; ratio: number };
+  dispatch: { farm: DispatchResult<FarmDispatchSample>; bare: DispatchResult<BareDispatchSample>; ratioP50: number; ratioP99: number };
+  transcode: TranscodeResults;
+  targets: {
+    dispatchP50: { limitMs: number; valueMs: number; met: boolean };
+    transcodeWorker: { limitRatio: number; value: number; met: boolean };
+    transcodeEndToEnd: { limitRatio: number; value: number; met: boolean };
+  };
+  loadAverageAtEnd: number[];
+  notes: string[];
+}
+
+export function summarizeTranscode(args: Omit<TranscodeResults, 'bare' | 'farm' | 'ratios'> & { bareRuns: BareRun[]; farmRuns: FarmRun[] }): TranscodeResults {
+  const bareMedian = median(args.bareRuns.map((r) => r.wallSeconds));
+  const workerMedian = median(args.farmRuns.map((r) => r.workerSeconds));
+  const e2eMedian = median(args.farmRuns.map((r) => r.endToEndSeconds));
+  const withPhases = args.farmRuns.flatMap((r) => (r.phases ? [r.phases] : []));
+  const phasesMedian = withPhases.length
+    ? (Object.fromEntries(Object.keys(withPhases[0]!).map((k) => [k, median(withPhases.map((p) => p[k as keyof Phases]))])) as unknown as Phases)
+    : null;
+  return {
+    clip: args.clip,
+    height: args.height,
+    command: args.command,
+    bare: { runs: args.bareRuns, medianSeconds: bareMedian },
+    farm: { runs: args.farmRuns, workerMedianSeconds: workerMedian, endToEndMedianSeconds: e2eMedian, phasesMedian },
+    ratios: { worker: round(workerMedian / bareMedian), endToEnd: round(e2eMedian / bareMedian) },
+  };
+}
+
+const verdict = (met: boolean) => (met ? 'MET' : 'NOT MET');
+
+export function renderTable(r: BenchResults): string {
+  const e = r.environment;
+  const t = r.transcode;
+  const d = r.dispatch;
+  const rows: string[][] = [
+    ['measure', 'farm', 'bare', 'farm/bare', 'target'],
+    [`1 submission throughput, jobs/s (c=${r.submission.api.concurrency})`, fmt(r.submission.api.jobsPerSecond, 1), fmt(r.submission.bare.jobsPerSecond, 1), fmt(r.submission.ratio, 3), ''],
+    ['2 dispatch latency p50, ms', fmt(d.farm.latency.p50, 1), fmt(d.bare.latency.p50, 2), fmt(d.ratioP50, 1), `p50 < ${TARGETS.dispatchP50Ms} ms: ${verdict(r.targets.dispatchP50.met)}`],
+    ['  dispatch latency p99, ms', fmt(d.farm.latency.p99, 1), fmt(d.bare.latency.p99, 2), fmt(d.ratioP99, 1), ''],
+    [`3 transcode ${t.clip.seconds} s ${t.clip.height}p→${t.height}p, worker-side s`, fmt(t.farm.workerMedianSeconds, 3), fmt(t.bare.medianSeconds, 3), fmt(t.ratios.worker, 3), `≤ ${TARGETS.transcodeRatio}: ${verdict(r.targets.transcodeWorker.met)}`],
+    ['  transcode, client end-to-end s', fmt(t.farm.endToEndMedianSeconds, 3), fmt(t.bare.medianSeconds, 3), fmt(t.ratios.endToEnd, 3), `≤ ${TARGETS.transcodeRatio}: ${verdict(r.targets.transcodeEndToEnd.met)}`],
+  ];
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
+  const table = rows.map((row) => row.map((cell, c) => (c === 0 || c === 4 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ').trimEnd());
+  const fp = d.farm.parts;
+  const ph = t.farm.phasesMedian;
+  const lines = [
+    '',
+    r.mode === 'quick' ? 'Malan bench — QUICK VALIDATION RUN (small N, 1 repetition): not the recorded figures' : 'Malan bench',
+    `  ${e.date}  commit ${e.commit}`,
+    `  ${e.cpuModel}, ${e.cores} cores, ${e.memoryGiB} GiB; load average at start ${e.loadAverageAtStart.join(' ')}, at end ${r.loadAverageAtEnd.join(' ')}`,
+    `  node ${e.node} · ${e.ffmpeg} · redis ${e.redis} · database ${e.database}`,
+    '',
+    ...table,
+    '',
+    `submission: API n=${r.submission.api.n} in ${r.submission.api.seconds} s (${r.submission.api.payloadBytes} B JSON body); bare queue.add n=${r.submission.bare.n} in ${r.submission.bare.seconds} s (${r.submission.bare.payloadBytes} B job data, the API's own payload)`,
+    `dispatch, farm (n=${d.farm.latency.n}, p50 ms): created_at→queue.add ${fmt(fp.api!.p50, 1)} · queue.add→active ${fmt(fp.queue!.p50, 1)} · active→started_at ${fmt(fp.worker!.p50, 1)}; bare queue.add→active ${fmt(d.bare.parts.queue!.p50, 1)}`,
+    `dispatch, farm client side (p50 ms): POST ${fmt(fp.post!.p50, 1)} · POST→running seen ${fmt(fp.runningSeen!.p50, 1)} · POST→succeeded seen ${fmt(fp.doneSeen!.p50, 1)}`,
+    ph
+      ? `transcode, farm worker phases (median s): setup ${ph.setup} · download ${ph.download} · probe ${ph.probe} · plan ${ph.plan} · ffmpeg ${ph.ffmpeg} · verify+upload ${ph.verifyUpload} · finish ${ph.finish}`
+      : 'transcode, farm worker phases: not found in the job log',
+    `transcode: bare runs ${t.bare.runs.map((b) => b.wallSeconds).join(', ')} s; farm worker-side ${t.farm.runs.map((f) => f.workerSeconds).join(', ')} s; end-to-end ${t.farm.runs.map((f) => f.endToEndSeconds).join(', ')} s; path ${[...new Set(t.farm.runs.map((f) => f.executionPath))].join(',')}`,
+    ...r.notes.map((n) => `note: ${n}`),
+  ];
+  return lines.join('\n');
+}
+
+function fmt(n: number, digits: number): string {
+  return Number.isFinite(n) ? n.toFixed(digits) : 'n/a';
+}
