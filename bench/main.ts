@@ -1,0 +1,176 @@
+/**
+ * `npm run bench`: the farm against its bare engines, side by side in one run (STYLE.md rule 11).
+ *   1. submission throughput: POST /v1/jobs vs bare BullMQ queue.add (same payload, same Redis)
+ *   2. dispatch latency on an idle worker: created_at → started_at vs queue.add → bare processor
+ *   3. transcode wall time: farm job vs the plan's own CPU ffmpeg argv run bare
+ * Flags: --quick (small N, one repetition: a validation run), --postgres (the farm on the test
+ * PostgreSQL server, MALAN_TEST_DB=postgres semantics), --keep (keep the farm's home and logs),
+ * --out FILE (default bench/results.json; bench/results.quick.json with --quick).
+ */
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import postgres from 'postgres';
+import { apiClient } from '../test/helpers/api-client.js';
+import { startFarm, stopChild, type FarmProcesses } from '../test/helpers/farm-processes.js';
+import { packageRoot } from '../src/paths.js';
+import { QUEUE_NAMES } from '../src/queue/messages.js';
+import { bareDispatch, farmDispatch } from './dispatch.js';
+import { environmentFacts } from './environment.js';
+import { round, sleep } from './measure.js';
+import { removePrefix } from './redis-keys.js';
+import { renderTable, summarizeTranscode, TARGETS, type BenchResults } from './report.js';
+import { apiSubmission, bareSubmission } from './submission.js';
+import { bareCommand, makeClip, runBare, runFarm, type BareRun, type ClipSpec, type FarmRun } from './transcode.js';
+
+const PROFILES = {
+  full: { submitN: 2000, submitWarmup: 100, concurrency: 16, dispatchN: 50, dispatchWarmup: 5, transcodeReps: 3, transcodeWarmup: 1 },
+  quick: { submitN: 200, submitWarmup: 10, concurrency: 16, dispatchN: 10, dispatchWarmup: 2, transcodeReps: 1, transcodeWarmup: 0 },
+};
+const CLIP: ClipSpec = { seconds: 10, width: 1280, height: 720, fps: 30, audio: true };
+/** The dispatch and submission jobs: a transcode of a tiny clip, so a job costs the worker little. */
+const TINY: ClipSpec = { seconds: 0.5, width: 160, height: 90, fps: 30, audio: false };
+const HEIGHT = 240;
+
+const { values: flags } = parseArgs({
+  options: { quick: { type: 'boolean', default: false }, postgres: { type: 'boolean', default: false }, keep: { type: 'boolean', default: false }, out: { type: 'string' } },
+});
+const mode = flags.quick ? 'quick' : 'full';
+const profile = PROFILES[mode];
+const outFile = path.resolve(flags.out ?? path.join(packageRoot, 'bench', mode === 'quick' ? 'results.quick.json' : 'results.json'));
+const say = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
+
+// test-env reads MALAN_TEST_DB when it loads, so it is imported after the flag is applied.
+if (flags.postgres) process.env.MALAN_TEST_DB = 'postgres';
+const { testWorld, testDbKind } = await import('../test/helpers/test-env.js');
+
+const tag = `bench${randomBytes(4).toString('hex')}`;
+const barePrefix = `${tag}-bare`;
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'malan-bench-'));
+const world = await testWorld({ env: { MALAN_RECONCILE_SECONDS: '3600' } });
+const redisUrl = world.env.REDIS_URL!;
+const ffmpegPath = world.config.MALAN_FFMPEG_PATH;
+let farm: FarmProcesses | undefined;
+
+let cleaned: Promise<void> | undefined;
+const cleanup = () =>
+  (cleaned ??= (async () => {
+    const step = async (what: string, fn: () => Promise<unknown>) => fn().catch((err: Error) => say(`cleanup: ${what} failed: ${err.message}`));
+    if (farm) await step('stopping the farm', () => farm!.stop());
+    await step('farm keys', () => removePrefix(redisUrl, world.env.MALAN_QUEUE_PREFIX!, Object.values(QUEUE_NAMES)));
+    await step('bare keys', () => removePrefix(redisUrl, barePrefix, ['transcode']));
+    if (world.env.DATABASE_URL) await step('dropping the database', () => dropDatabase(world.env.DATABASE_URL!));
+    rmSync(tmp, { recursive: true, force: true });
+    if (flags.keep) say(`kept the farm's home (logs, storage) at ${world.home}`);
+    else rmSync(world.home, { recursive: true, force: true });
+  })());
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    say(`${signal}: cleaning up`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+try {
+  const results = await run();
+  process.stdout.write(`${renderTable(results)}\n`);
+  writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
+  say(`results written to ${path.relative(process.cwd(), outFile) || outFile}`);
+} catch (err) {
+  say(`FAILED: ${(err as Error).stack ?? err}`);
+  if (farm) for (const name of ['serve', 'worker-0'] as const) say(`--- tail of ${name}.log ---\n${farm.log(name).split('\n').slice(-25).join('\n')}`);
+  process.exitCode = 1;
+} finally {
+  await cleanup();
+}
+
+async function run(): Promise<BenchResults> {
+  const environment = await environmentFacts({ ffmpegPath, redisUrl, database: databaseLabel() });
+  say(`${mode} run; farm home ${world.home}, prefixes ${world.env.MALAN_QUEUE_PREFIX} (farm) and ${barePrefix} (bare)`);
+  const clip = path.join(tmp, 'clip.mp4');
+  const tiny = path.join(tmp, 'tiny.mp4');
+  await makeClip(ffmpegPath, clip, CLIP);
+  await makeClip(ffmpegPath, tiny, TINY);
+  const command = await bareCommand(clip, tmp, HEIGHT);
+
+  say('starting the farm (malan serve + one malan worker)');
+  farm = await startFarm(world.env, { workers: 1 });
+  const key = await farm.createKey('bench');
+  const api = apiClient(farm.baseUrl, key);
+  const upload = async (file: string) => {
+    const res = await api.upload(new Blob([readFileSync(file)]), 'video/mp4', path.basename(file));
+    if (res.status !== 201) throw new Error(`upload of ${file} answered ${res.status}: ${JSON.stringify(res.body)}`);
+    return res.body.id as string;
+  };
+  const tinyId = await upload(tiny);
+  const clipId = await upload(clip);
+  const smallJob = { kind: 'transcode', input: { source: { file: tinyId }, height: HEIGHT } };
+
+  say(`dispatch: farm, ${profile.dispatchN} jobs one at a time`);
+  const farmD = await farmDispatch({ api, baseUrl: farm.baseUrl, key, redisUrl, prefix: world.env.MALAN_QUEUE_PREFIX!, body: smallJob, n: profile.dispatchN, warmup: profile.dispatchWarmup, tag });
+  const { payload, ...farmDispatchResult } = farmD;
+  say(`dispatch: bare BullMQ, ${profile.dispatchN} jobs one at a time`);
+  const bareD = await bareDispatch({ redisUrl, prefix: barePrefix, payload, n: profile.dispatchN, warmup: profile.dispatchWarmup, tag });
+
+  say(`transcode: ${profile.transcodeReps}× bare ffmpeg and ${profile.transcodeReps}× through the farm, interleaved`);
+  const bareRuns: BareRun[] = [];
+  const farmRuns: FarmRun[] = [];
+  for (let i = 0; i < profile.transcodeWarmup + profile.transcodeReps; i++) {
+    const bare = await runBare(ffmpegPath, command.args);
+    const viaFarm = await runFarm({ api, baseUrl: farm.baseUrl, key, fileId: clipId, height: HEIGHT, tag: `${tag}-t-${i}` });
+    if (i < profile.transcodeWarmup) continue;
+    bareRuns.push(bare);
+    farmRuns.push(viaFarm);
+  }
+  const transcode = summarizeTranscode({ clip: { ...CLIP, bytes: statSync(clip).size }, height: HEIGHT, command, bareRuns, farmRuns });
+
+  say('submission: stopping the worker so that nothing competes');
+  await stopChild(farm.workers[0]!);
+  await sleep(1000);
+  say(`submission: ${profile.submitN} POST /v1/jobs at concurrency ${profile.concurrency}`);
+  const apiS = await apiSubmission({ api, body: smallJob, n: profile.submitN, warmup: profile.submitWarmup, concurrency: profile.concurrency, tag });
+  say(`submission: ${profile.submitN} bare queue.add at concurrency ${profile.concurrency}`);
+  const bareS = await bareSubmission({ redisUrl, prefix: barePrefix, payload, n: profile.submitN, warmup: profile.submitWarmup, concurrency: profile.concurrency, tag });
+
+  const notes: string[] = [];
+  const paths = new Set(farmRuns.map((r) => r.executionPath));
+  if ([...paths].some((p) => p !== command.path)) notes.push(`the farm ran path ${[...paths].join(',')} but the bare command is the ${command.path} path: the transcode ratio compares different work`);
+  if (environment.loadAverageAtStart[0]! > environment.cores / 2) notes.push(`the machine was busy at start (load ${environment.loadAverageAtStart[0]} on ${environment.cores} cores): figures are noisy`);
+  if (mode === 'quick') notes.push('quick mode: small N and one transcode repetition; p99 of a few samples is their maximum');
+  return {
+    mode,
+    environment,
+    settings: { ...profile, height: HEIGHT, reconcileSeconds: 3600, tinyClip: `${TINY.width}x${TINY.height} ${TINY.seconds} s no audio` },
+    submission: { api: apiS, bare: bareS, ratio: round(apiS.jobsPerSecond / bareS.jobsPerSecond) },
+    dispatch: { farm: farmDispatchResult, bare: bareD, ratioP50: round(farmDispatchResult.latency.p50 / bareD.latency.p50), ratioP99: round(farmDispatchResult.latency.p99 / bareD.latency.p99) },
+    transcode,
+    targets: {
+      dispatchP50: { limitMs: TARGETS.dispatchP50Ms, valueMs: farmDispatchResult.latency.p50, met: farmDispatchResult.latency.p50 < TARGETS.dispatchP50Ms },
+      transcodeWorker: { limitRatio: TARGETS.transcodeRatio, value: transcode.ratios.worker, met: transcode.ratios.worker <= TARGETS.transcodeRatio },
+      transcodeEndToEnd: { limitRatio: TARGETS.transcodeRatio, value: transcode.ratios.endToEnd, met: transcode.ratios.endToEnd <= TARGETS.transcodeRatio },
+    },
+    loadAverageAtEnd: os.loadavg().map((l) => round(l, 2)),
+    notes,
+  };
+}
+
+function databaseLabel(): string {
+  if (testDbKind === 'pglite') return 'pglite (embedded, in the API process)';
+  return `postgres server (${new URL(world.env.DATABASE_URL!).host})`;
+}
+
+/** The bench's own database on the test server (testWorld made it): dropped through the maintenance database. */
+async function dropDatabase(url: string): Promise<void> {
+  const name = new URL(url).pathname.slice(1);
+  if (!/^malan_t_[0-9a-f]+$/.test(name)) throw new Error(`refusing to drop unexpected database '${name}'`);
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const sql = postgres(admin.toString(), { max: 1, onnotice: () => {} });
+  try {
+    await sql.unsafe(`drop database if exists ${name} with (force)`);
+  } finally {
+    await sql.end();
+  }
+}

@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+// `npm test`: the whole suite twice, on the embedded database (PGlite) and on a PostgreSQL server,
+// against a real Redis (MALAN_TEST_REDIS_URL, default 127.0.0.1:6379; one is started for the run
+// when none answers). Extra arguments go to vitest (e.g. `npm test -- test/e2e`).
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const pgUrl = process.env.MALAN_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const requirePostgres = process.env.CI === 'true' || process.env.MALAN_TEST_REQUIRE_POSTGRES === 'true';
+
+const reachable = (url) =>
+  new Promise((resolve) => {
+    const u = new URL(url);
+    const s = net.connect({ host: u.hostname, port: Number(u.port) || (u.protocol.startsWith('redis') ? 6379 : 5432) });
+    s.setTimeout(1000, () => (s.destroy(), resolve(false)));
+    s.on('error', () => resolve(false));
+    s.on('connect', () => (s.destroy(), resolve(true)));
+  });
+
+let redisUrl = process.env.MALAN_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+let redisHome = null;
+if (!(await reachable(redisUrl))) {
+  // No Redis answers: start one for this run the way the farm does (embedded under a temp home).
+  spawnSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
+  const { resolveRedisUrl } = await import(path.join(root, 'dist/src/redis/embedded-redis.js'));
+  redisHome = mkdtempSync(path.join(os.tmpdir(), 'malan-test-redis-'));
+  redisUrl = await resolveRedisUrl({ home: redisHome });
+  console.log(`malan tests: no Redis at ${process.env.MALAN_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'}; started one at ${redisUrl}`);
+}
+
+const totals = { passed: 0, failed: 0, skipped: 0 };
+function runSuite(db) {
+  console.log(`\n=== malan tests on ${db === 'pglite' ? 'PGlite (embedded)' : `PostgreSQL (${pgUrl})`} ===\n`);
+  const report = path.join(os.tmpdir(), `malan-vitest-${db}-${process.pid}.json`);
+  const res = spawnSync(process.execPath, [path.join(root, 'node_modules/vitest/vitest.mjs'), 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...args], {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, MALAN_TEST_DB: db, MALAN_TEST_POSTGRES_URL: pgUrl, MALAN_TEST_REDIS_URL: redisUrl },
+  });
+  try {
+    const r = JSON.parse(readFileSync(report, 'utf8'));
+    totals.passed += r.numPassedTests;
+    totals.failed += r.numFailedTests + (res.status !== 0 && r.numFailedTests === 0 ? 1 : 0);
+    totals.skipped += r.numPendingTests + r.numTodoTests;
+    rmSync(report, { force: true });
+  } catch {
+    totals.failed += 1; // vitest died before writing its report
+  }
+  return res.status === 0;
+}
+
+let ok = runSuite('pglite');
+if (await reachable(pgUrl)) ok = runSuite('postgres') && ok;
+else if (requirePostgres) {
+  console.error(`\nmalan tests: PostgreSQL at ${pgUrl} does not answer, and this run requires it (CI). Start it or set MALAN_TEST_POSTGRES_URL.`);
+  ok = false;
+  totals.failed += 1;
+} else {
+  console.warn(`\n!!! malan tests: PostgreSQL at ${pgUrl} does not answer: the PostgreSQL half of the suite was NOT run.`);
+  console.warn('!!! Start a server (Debian: apt-get install postgresql) or set MALAN_TEST_POSTGRES_URL, then run npm test again.');
+}
+
+if (redisHome) {
+  const { releaseEmbeddedRedis } = await import(path.join(root, 'dist/src/redis/embedded-redis.js'));
+  await releaseEmbeddedRedis({ home: redisHome });
+}
+console.log(`\ntests: ${totals.passed} passed, ${totals.failed} failed${totals.skipped ? `, ${totals.skipped} skipped` : ''}`);
+process.exit(ok ? 0 : 1);
