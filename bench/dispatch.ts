@@ -7,7 +7,7 @@
  */
 import { Queue, Worker, type Job } from 'bullmq';
 import type { ApiClient } from '../test/helpers/api-client.js';
-import type { JobPayload } from '../src/queue/messages.js';
+import { QUEUE_NAMES, type JobPayload } from '../src/queue/messages.js';
 import { KEEP_COMPLETED, kindJobOptions } from '../src/queue/farm-queues.js';
 import { redisConnection } from '../src/queue/redis.js';
 import { followJob } from './follow-job.js';
@@ -26,6 +26,10 @@ export interface FarmDispatchSample {
   queueMs: number;
   /** processedOn → started_at: the processor's prelude before it stamps the start (cancel check). */
   workerMs: number;
+  /** The attempt-started report on its way to the database (not part of the measure, but of what clients see):
+   * started_at → the recorder picking it up (report job's processedOn), → recorded (its finishedOn). */
+  reportWaitMs: number | null;
+  reportRecordMs: number | null;
   /** Client side: POST round trip; POST sent → `running` seen on SSE; → terminal seen. */
   postMs: number;
   runningSeenMs: number | null;
@@ -52,6 +56,7 @@ export async function farmDispatch(opts: {
 }): Promise<DispatchResult<FarmDispatchSample> & { payload: JobPayload }> {
   const connection = redisConnection(opts.redisUrl, 'malan-bench-farm-reader');
   const farmQueue = new Queue('transcode', { connection, prefix: opts.prefix });
+  const reportsQueue = new Queue(QUEUE_NAMES.reports, { connection, prefix: opts.prefix });
   const samples: FarmDispatchSample[] = [];
   let payload: JobPayload | undefined;
   try {
@@ -66,6 +71,7 @@ export async function farmDispatch(opts: {
       if (job.status !== 'succeeded') throw new Error(`dispatch job ${id} ended ${job.status}: ${JSON.stringify(job.error)}`);
       const bull = await farmQueue.getJob(id);
       if (!bull?.processedOn) throw new Error(`the farm's BullMQ job ${id} is gone or has no processedOn`);
+      const report = await reportsQueue.getJob(`started.${id}.1`);
       payload ??= bull.data as JobPayload;
       const created = Date.parse(job.created_at);
       const started = Date.parse(job.started_at);
@@ -76,6 +82,8 @@ export async function farmDispatch(opts: {
           apiMs: bull.timestamp - created,
           queueMs: bull.processedOn - bull.timestamp,
           workerMs: started - bull.processedOn,
+          reportWaitMs: report?.processedOn ? report.processedOn - started : null,
+          reportRecordMs: report?.processedOn && report.finishedOn ? report.finishedOn - report.processedOn : null,
           postMs: round(postMs),
           runningSeenMs: seen.runningAt === null ? null : round(seen.runningAt - t0),
           runningSeenLate: seen.runningFromSnapshot,
@@ -86,6 +94,7 @@ export async function farmDispatch(opts: {
     }
   } finally {
     await farmQueue.close();
+    await reportsQueue.close();
     connection.disconnect();
   }
   const running = samples.filter((s) => s.runningSeenMs !== null && !s.runningSeenLate).map((s) => s.runningSeenMs!);
@@ -98,6 +107,8 @@ export async function farmDispatch(opts: {
       api: summarize(samples.map((s) => s.apiMs)),
       queue: summarize(samples.map((s) => s.queueMs)),
       worker: summarize(samples.map((s) => s.workerMs)),
+      reportWait: summarize(samples.flatMap((s) => (s.reportWaitMs === null ? [] : [s.reportWaitMs]))),
+      reportRecord: summarize(samples.flatMap((s) => (s.reportRecordMs === null ? [] : [s.reportRecordMs]))),
       post: summarize(samples.map((s) => s.postMs)),
       runningSeen: summarize(running),
       doneSeen: summarize(samples.map((s) => s.doneSeenMs)),

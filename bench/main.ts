@@ -130,7 +130,7 @@ async function run(): Promise<BenchResults> {
   await stopChild(farm.workers[0]!);
   await sleep(1000);
   say(`submission: ${profile.submitN} POST /v1/jobs at concurrency ${profile.concurrency}`);
-  const apiS = await apiSubmission({ api, body: smallJob, n: profile.submitN, warmup: profile.submitWarmup, concurrency: profile.concurrency, tag });
+  const apiS = await apiSubmission({ api, body: smallJob, n: profile.submitN, warmup: profile.submitWarmup, concurrency: profile.concurrency, tag, redisUrl, serverPid: farm.server.pid });
   say(`submission: ${profile.submitN} bare queue.add at concurrency ${profile.concurrency}`);
   const bareS = await bareSubmission({ redisUrl, prefix: barePrefix, payload, n: profile.submitN, warmup: profile.submitWarmup, concurrency: profile.concurrency, tag });
 

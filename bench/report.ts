@@ -79,9 +79,9 @@ export function renderTable(r: BenchResults): string {
     '',
     ...table,
     '',
-    `submission: API n=${r.submission.api.n} in ${r.submission.api.seconds} s (${r.submission.api.payloadBytes} B JSON body); bare queue.add n=${r.submission.bare.n} in ${r.submission.bare.seconds} s (${r.submission.bare.payloadBytes} B job data, the API's own payload)`,
+    `submission: API n=${r.submission.api.n} in ${r.submission.api.seconds} s (${r.submission.api.payloadBytes} B JSON body${cpu(r.submission.api.serverCpuMsPerJob, 'API process')}${cpu(r.submission.api.redisCpuMsPerJob, 'redis-server, shared')}); bare queue.add n=${r.submission.bare.n} in ${r.submission.bare.seconds} s (${r.submission.bare.payloadBytes} B job data, the API's own payload${cpu(r.submission.bare.redisCpuMsPerJob, 'redis-server, shared')})`,
     `dispatch, farm (n=${d.farm.latency.n}, p50 ms): created_at→queue.add ${fmt(fp.api!.p50, 1)} · queue.add→active ${fmt(fp.queue!.p50, 1)} · active→started_at ${fmt(fp.worker!.p50, 1)}; bare queue.add→active ${fmt(d.bare.parts.queue!.p50, 1)}`,
-    `dispatch, farm client side (p50 ms): POST ${fmt(fp.post!.p50, 1)} · POST→running seen ${fmt(fp.runningSeen!.p50, 1)} · POST→succeeded seen ${fmt(fp.doneSeen!.p50, 1)}`,
+    `dispatch, farm client side (p50 ms): POST ${fmt(fp.post!.p50, 1)} · POST→running seen ${fmt(fp.runningSeen!.p50, 1)} · POST→succeeded seen ${fmt(fp.doneSeen!.p50, 1)}; attempt-started report: started_at→recorder ${fmt(fp.reportWait!.p50, 1)} · recording ${fmt(fp.reportRecord!.p50, 1)}`,
     ph
       ? `transcode, farm worker phases (median s): setup ${ph.setup} · download ${ph.download} · probe ${ph.probe} · plan ${ph.plan} · ffmpeg ${ph.ffmpeg} · verify+upload ${ph.verifyUpload} · finish ${ph.finish}`
       : 'transcode, farm worker phases: not found in the job log',
@@ -89,6 +89,10 @@ export function renderTable(r: BenchResults): string {
     ...r.notes.map((n) => `note: ${n}`),
   ];
   return lines.join('\n');
+}
+
+function cpu(msPerJob: number | null | undefined, who: string): string {
+  return msPerJob === null || msPerJob === undefined ? '' : `; ${who} CPU ${fmt(msPerJob, 3)} ms/job`;
 }
 
 function fmt(n: number, digits: number): string {
