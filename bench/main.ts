@@ -5,7 +5,8 @@
  *   3. transcode wall time: farm job vs the plan's own CPU ffmpeg argv run bare
  * Flags: --quick (small N, one repetition: a validation run), --postgres (the farm on the test
  * PostgreSQL server, MALAN_TEST_DB=postgres semantics), --keep (keep the farm's home and logs),
- * --out FILE (default bench/results.json; bench/results.quick.json with --quick).
+ * --out FILE (default bench/results.json; bench/results.quick.json with --quick), and
+ * --submit-n N, --dispatch-n N, --transcode-reps N to override the profile's counts.
  */
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -35,10 +36,23 @@ const TINY: ClipSpec = { seconds: 0.5, width: 160, height: 90, fps: 30, audio: f
 const HEIGHT = 240;
 
 const { values: flags } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, postgres: { type: 'boolean', default: false }, keep: { type: 'boolean', default: false }, out: { type: 'string' } },
+  options: {
+    quick: { type: 'boolean', default: false },
+    postgres: { type: 'boolean', default: false },
+    keep: { type: 'boolean', default: false },
+    out: { type: 'string' },
+    'submit-n': { type: 'string' },
+    'dispatch-n': { type: 'string' },
+    'transcode-reps': { type: 'string' },
+  },
 });
 const mode = flags.quick ? 'quick' : 'full';
-const profile = PROFILES[mode];
+const profile = {
+  ...PROFILES[mode],
+  ...(flags['submit-n'] && { submitN: positive('--submit-n', flags['submit-n']) }),
+  ...(flags['dispatch-n'] && { dispatchN: positive('--dispatch-n', flags['dispatch-n']) }),
+  ...(flags['transcode-reps'] && { transcodeReps: positive('--transcode-reps', flags['transcode-reps']) }),
+};
 const outFile = path.resolve(flags.out ?? path.join(packageRoot, 'bench', mode === 'quick' ? 'results.quick.json' : 'results.json'));
 const say = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
 
@@ -154,6 +168,15 @@ async function run(): Promise<BenchResults> {
     loadAverageAtEnd: os.loadavg().map((l) => round(l, 2)),
     notes,
   };
+}
+
+function positive(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) {
+    process.stderr.write(`bench: ${flag} must be a positive integer, got '${value}'\n`);
+    process.exit(2);
+  }
+  return n;
 }
 
 function databaseLabel(): string {
