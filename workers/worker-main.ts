@@ -16,6 +16,8 @@ import { CancelWatch } from './cancel-watch.js';
 import { createProcessor } from './job-processor.js';
 import { kindRunners } from './kind-runners.js';
 import { probeWorker } from './probe/probe-worker.js';
+import { readGpus } from './probe/nvidia-smi.js';
+import { runCommand } from './probe/run-command.js';
 import { Reporter } from './reporter.js';
 
 export interface WorkerOptions {
@@ -67,12 +69,16 @@ export async function runWorker(config: Config, opts: WorkerOptions): Promise<{ 
   for (const w of workers) w.on('error', (err) => log.error('queue error', { error: err.message }));
 
   const heartbeatKey = channels.workerHeartbeat(prefix, workerId);
-  const beat = () =>
-    connection
-      .set(heartbeatKey, JSON.stringify({ workerId, hostname: os.hostname(), pid: process.pid, kinds, jobs: cancels.runningJobs(), gpus: caps.gpus, at: new Date().toISOString() }), 'EX', 15)
+  let gpus = caps.gpus;
+  const beat = async () => {
+    // Fresh GPU readings (utilisation, memory, temperature, power) ride on every heartbeat.
+    if (caps.gpus.length) gpus = (await readGpus((cmd, args) => runCommand(cmd, args, 5000), opts.gpu)).gpus;
+    await connection
+      .set(heartbeatKey, JSON.stringify({ workerId, hostname: os.hostname(), pid: process.pid, kinds, jobs: cancels.runningJobs(), gpus, at: new Date().toISOString() }), 'EX', 15)
       .catch((err: Error) => log.warn('heartbeat failed', { error: err.message }));
+  };
   await beat();
-  const heartbeat = setInterval(beat, 5000);
+  const heartbeat = setInterval(() => void beat(), 5000);
   await reporter.send({ type: 'worker-up', workerId, hostname: os.hostname(), pid: process.pid, kinds, capabilities: caps, at: new Date().toISOString() });
   log.info('ready', { kinds, concurrency: opts.concurrency, redis: redisUrl.replace(/\/\/[^@]*@/, '//***@'), prefix });
 

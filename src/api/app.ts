@@ -12,6 +12,7 @@ import { healthApi } from './routes/health.js';
 import { internalApi } from './routes/internal.js';
 import { jobsApi } from './routes/jobs.js';
 import { webhooksApi } from './routes/webhooks.js';
+import { adminApi } from './routes/admin.js';
 import type { FarmContext } from '../services/farm-context.js';
 import type { JobEventHub } from '../services/job-events.js';
 
@@ -40,5 +41,6 @@ export function createApp(ctx: FarmContext, hub: JobEventHub) {
   app.route('/v1/files', filesApi(ctx));
   app.route('/v1/jobs', jobsApi(ctx, hub));
   app.route('/v1/webhooks', webhooksApi(ctx));
+  app.route('/v1/admin', adminApi(ctx));
   return app;
 }

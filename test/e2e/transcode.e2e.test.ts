@@ -98,6 +98,19 @@ describe('a transcode through the whole farm', () => {
     expect(JSON.parse(hook.body)).toMatchObject({ id, status: 'succeeded' });
   });
 
+  it('shows operators the workers, their capabilities and heartbeats; tenants get 403', async () => {
+    const op = apiClient(farm.baseUrl, await farm.createKey('ops', true));
+    const res = await op.get('/v1/admin/workers');
+    expect(res.status).toBe(200);
+    expect(res.body.results).toHaveLength(1);
+    const w = res.body.results[0];
+    expect(w).toMatchObject({ status: 'up', kinds: ['transcode'], gpus: [] });
+    expect(w.capabilities.ffmpeg.encoders).toContain('libx264');
+    expect(w.capabilities.notes).toContain('nvidia-smi not found: no GPU on this host');
+    expect(Date.now() - Date.parse(w.last_heartbeat_at)).toBeLessThan(15_000);
+    expect((await api.get('/v1/admin/workers')).status).toBe(403);
+  });
+
   it('fails bad media with a readable reason and keeps serving', async () => {
     const flower = readFileSync(path.join(ASSETS, 'video/flower.mp4'));
     const cases: Array<[string, Buffer, RegExp]> = [
