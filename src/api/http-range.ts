@@ -6,6 +6,7 @@ export function parseRange(header: string | undefined, size: number): { start: n
   if (m[1] === '') {
     const suffix = Number(m[2]);
     if (suffix === 0) return 'unsatisfiable';
+    if (size === 0) return null; // nothing to name in a Content-Range: serve the (empty) whole
     return { start: Math.max(0, size - suffix), end: size - 1 };
   }
   const start = Number(m[1]);

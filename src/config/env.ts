@@ -54,12 +54,16 @@ export interface Config extends Env {
 
 export class ConfigError extends Error {}
 
+/** Never echoed back in an error: they carry secrets or passwords. */
+const SECRET_VARIABLES = new Set(['MALAN_SECRET', 'DATABASE_URL', 'REDIS_URL']);
+
 /** Parses the environment; throws ConfigError naming each bad variable. */
 export function parseConfig(source: NodeJS.ProcessEnv = process.env): Config {
   const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
   const result = envSchema.safeParse(cleaned);
   if (!result.success) {
-    const lines = result.error.issues.map((i) => `  ${i.path.join('.')}=${JSON.stringify(cleaned[String(i.path[0])] ?? '')}: ${i.message}`);
+    const shown = (name: string) => (SECRET_VARIABLES.has(name) ? '(hidden)' : JSON.stringify(cleaned[name] ?? ''));
+    const lines = result.error.issues.map((i) => `  ${i.path.join('.')}=${shown(String(i.path[0]))}: ${i.message}`);
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   return { ...result.data, home: path.resolve(result.data.MALAN_HOME) };

@@ -58,7 +58,7 @@ export function runFfmpeg(args: readonly string[], opts: FfmpegRunOptions = {}):
   const progress = new ProgressParser();
   return new Promise((resolve, reject) => {
     if (opts.signal?.aborted) return reject(new FfmpegError('aborted before start', [], true));
-    const command = ffmpeg({ stdoutLines: 0 })
+    const command = ffmpeg({ stdoutLines: 20 }) // fluent-ffmpeg keeps this many lines; 0 would mean all of them
       .input(parts.input)
       .inputOptions(parts.inputOptions)
       .outputOptions(parts.outputOptions)
@@ -89,7 +89,7 @@ export function runFfmpeg(args: readonly string[], opts: FfmpegRunOptions = {}):
         cpuSeconds = bench;
         return;
       }
-      if (line.includes('bench: maxrss')) return;
+      if (line.includes('bench: maxrss') || line.trim() === '') return;
       tail.push(line);
       if (tail.length > 20) tail.shift();
       opts.onLog?.(line);

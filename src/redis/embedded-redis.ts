@@ -142,7 +142,7 @@ export async function releaseEmbeddedRedis(opts: { redisUrl?: string; home: stri
   if (!state) return;
   const { Redis } = await import('ioredis');
   // Named so that two processes stopping together do not count each other's probe as a user.
-  const probe = new Redis(state.port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 1, connectionName: RELEASE_PROBE });
+  const probe = new Redis(state.port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null, connectionName: RELEASE_PROBE });
   try {
     await probe.connect();
     // Connections close asynchronously: look a few times before deciding someone else still uses it.

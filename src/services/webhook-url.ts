@@ -18,7 +18,7 @@ export function validateWebhookUrl(raw: string, allowPrivate: boolean): URL {
 }
 
 export function isPrivateHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  const host = hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase(); // "localhost." is localhost
   if (host === 'localhost' || host.endsWith('.localhost') || host.endsWith('.internal')) return true;
   if (net.isIPv4(host)) {
     const [a, b] = host.split('.').map(Number) as [number, number];

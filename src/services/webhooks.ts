@@ -5,7 +5,9 @@
  * across retries so receivers can drop duplicates.
  */
 import { createHmac } from 'node:crypto';
-import { Worker, type Job } from 'bullmq';
+import { lookup } from 'node:dns/promises';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { isPrivateHost } from './webhook-url.js';
 import { eq } from 'drizzle-orm';
 import { jobs, tenants, type JobRow } from '../db/schema.js';
 import { QUEUE_NAMES } from '../queue/messages.js';
@@ -35,6 +37,14 @@ export async function enqueueWebhook(ctx: FarmContext, job: JobRow, event: Webho
   });
 }
 
+/** A public name can point at a private address: check what it resolves to, at delivery time. */
+async function refusePrivateAddress(url: string): Promise<void> {
+  const { hostname } = new URL(url);
+  const addresses = await lookup(hostname.replace(/^\[|\]$/g, ''), { all: true }).catch(() => []);
+  const inside = addresses.find((a) => isPrivateHost(a.address));
+  if (inside) throw new UnrecoverableError(`webhook host ${hostname} resolves to ${inside.address}, a private address; not delivered`);
+}
+
 export function signWebhook(secret: string, id: string, timestamp: number, body: string): string {
   const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
   return `v1,${createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64')}`;
@@ -48,6 +58,7 @@ export function startWebhookDelivery(ctx: FarmContext, connection: import('iored
       const { webhookId, jobId, event } = bullJob.data;
       const [row] = await ctx.db.select().from(jobs).where(eq(jobs.id, jobId));
       if (!row?.webhook) return;
+      if (!ctx.config.MALAN_ALLOW_PRIVATE_WEBHOOKS) await refusePrivateAddress(row.webhook);
       const [tenant] = await ctx.db.select().from(tenants).where(eq(tenants.id, row.tenantId));
       const body = JSON.stringify(await jobWithUsage(ctx, row));
       const timestamp = Math.floor(Date.now() / 1000);

@@ -48,8 +48,9 @@ export class LocalDiskStorage implements Storage {
   }
 
   async size(key: string): Promise<number | null> {
+    const file = this.pathOf(key);
     try {
-      return (await stat(this.pathOf(key))).size;
+      return (await stat(file)).size;
     } catch {
       return null;
     }
