@@ -1,23 +1,36 @@
-/** Moves files over HTTP with the signed URLs a job carries: the worker needs no shared disk. */
+/**
+ * Moves files for a job with the signed URLs it carries: the worker needs no shared disk. Where
+ * it does share the API's disk (one host), an input is read in place instead of copied.
+ */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { stat, symlink } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { TransferDoor } from '../src/jobs/job-runtime.js';
 import { JobError } from '../src/jobs/job-error.js';
+import type { JobPayload } from '../src/queue/messages.js';
 
-export function httpTransfer(uploadUrl: string, attempt: number): TransferDoor {
+export function httpTransfer(job: Pick<JobPayload, 'fileUrls' | 'localFiles' | 'uploadUrl'>, attempt: number, opts: { readLocal: boolean }): TransferDoor {
   return {
-    async download(url, dest, signal) {
+    async fetchInput(fileId, dest, signal) {
+      const local = opts.readLocal ? job.localFiles?.[fileId] : undefined;
+      // Stored files are written once under their id: the same path with the same size is that file.
+      const size = local ? await stat(local.path).then((s) => s.size, () => -1) : -1;
+      if (local && size === local.size) {
+        await symlink(local.path, dest);
+        return { bytes: size, via: 'local' };
+      }
+      const url = job.fileUrls[fileId];
+      if (!url) throw new JobError('source_not_found', `the job carries no URL for file ${fileId}`);
       const res = await fetch(url, { signal });
       if (res.status === 404) throw new JobError('source_not_found', 'the source file is gone from the farm');
       if (!res.ok || !res.body) throw new Error(`fetching the source failed: HTTP ${res.status}`);
       await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(dest), { signal });
-      return (await stat(dest)).size;
+      return { bytes: (await stat(dest)).size, via: 'http' };
     },
     async upload(name, source, contentType, signal) {
       const size = (await stat(source)).size;
-      const res = await fetch(`${uploadUrl}&name=${encodeURIComponent(name)}&attempt=${attempt}`, {
+      const res = await fetch(`${job.uploadUrl}&name=${encodeURIComponent(name)}&attempt=${attempt}`, {
         method: 'PUT',
         headers: { 'content-type': contentType, 'content-length': String(size) },
         body: Readable.toWeb(createReadStream(source)) as ReadableStream,

@@ -25,6 +25,7 @@ export interface ProcessorDeps {
   cancels: CancelWatch;
   media: MediaDoor;
   killGraceMs: number;
+  readLocalInputs: boolean;
   log: Logger;
 }
 
@@ -63,12 +64,11 @@ export function createProcessor(deps: ProcessorDeps) {
         jobId: p.jobId,
         attempt,
         input: input.data,
-        fileUrls: p.fileUrls,
         caps: deps.caps,
         workDir,
         signal: controller.signal,
         killGraceMs: deps.killGraceMs,
-        transfer: httpTransfer(p.uploadUrl, attempt),
+        transfer: httpTransfer(p, attempt, { readLocal: deps.readLocalInputs }),
         media: deps.media,
         log: (level, msg) => ar.log(level, msg),
         progress: (f) => ar.progress(f),

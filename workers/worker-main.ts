@@ -50,7 +50,7 @@ export async function runWorker(config: Config, opts: WorkerOptions): Promise<{ 
   const reporter = new Reporter(reportsQueue);
   const cancels = new CancelWatch(connection, subscriber, prefix);
   await cancels.start();
-  const processor = createProcessor({ workerId, caps, reporter, cancels, media: { runFfmpeg, probeMedia }, killGraceMs: config.MALAN_KILL_GRACE_MS, log });
+  const processor = createProcessor({ workerId, caps, reporter, cancels, media: { runFfmpeg, probeMedia }, killGraceMs: config.MALAN_KILL_GRACE_MS, readLocalInputs: config.MALAN_READ_LOCAL_INPUTS, log });
 
   const kindConnections = kinds.map((kind) => redisConnection(redisUrl, `malan-worker-${workerId}-${kind}`));
   const workers = kinds.map(

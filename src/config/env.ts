@@ -42,6 +42,8 @@ export const envSchema = z.object({
   MALAN_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   MALAN_FFMPEG_PATH: z.string().default('ffmpeg'),
   MALAN_FFPROBE_PATH: z.string().default('ffprobe'),
+  /** Workers read inputs in place when they find them on the API's disk (same host); false: always over HTTP. */
+  MALAN_READ_LOCAL_INPUTS: flag.default(true),
   /** Allow webhooks to loopback and private addresses (tests, single-host set-ups). */
   MALAN_ALLOW_PRIVATE_WEBHOOKS: flag.default(false),
 });

@@ -10,7 +10,8 @@ import type { MediaProbe } from '../media/media-probe.js';
 import type { ReportedOutput, UsageReport } from '../queue/messages.js';
 
 export interface TransferDoor {
-  download(url: string, dest: string, signal: AbortSignal): Promise<number>;
+  /** Makes input `fileId` readable at `dest`: in place when this host has it, else over HTTP. */
+  fetchInput(fileId: string, dest: string, signal: AbortSignal): Promise<{ bytes: number; via: 'local' | 'http' }>;
   /** Stores a finished output for this attempt; returns its file id. */
   upload(name: string, source: string, contentType: string, signal: AbortSignal): Promise<string>;
 }
@@ -24,7 +25,6 @@ export interface JobRuntime<I> {
   jobId: string;
   attempt: number;
   input: I;
-  fileUrls: Record<string, string>;
   caps: WorkerCapabilities;
   workDir: string;
   signal: AbortSignal;

@@ -19,6 +19,12 @@ export interface JobPayload {
   input: unknown;
   /** Signed GET URL for each input file id. */
   fileUrls: Record<string, string>;
+  /**
+   * Where each input lies on the API's disk (local storage only). A worker on the same host may
+   * read it in place when the path holds a file of the same size (stored files never change);
+   * any other worker fetches the URL.
+   */
+  localFiles?: Record<string, { path: string; size: number }>;
   /** Signed base URL for outputs: PUT `${uploadUrl}&name=<name>` (query carries the signature). */
   uploadUrl: string;
   timeoutSeconds: number;

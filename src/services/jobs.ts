@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { and, desc, eq, inArray, lt, sql, type SQL } from 'drizzle-orm';
 import { z } from 'zod';
 import { ApiError, notFound } from '../api/api-error.js';
-import { jobs, TERMINAL_STATUSES, usageEvents, type JobRow, type JobStatus, JOB_STATUSES } from '../db/schema.js';
+import { files, jobs, TERMINAL_STATUSES, usageEvents, type JobRow, type JobStatus, JOB_STATUSES } from '../db/schema.js';
 import { idPattern, newId } from '../ids.js';
 import { isJobKind, JOB_KINDS, jobKinds, PLANNED_KINDS, type JobKind } from '../jobs/registry.js';
 import { channels, type JobPayload } from '../queue/messages.js';
@@ -99,13 +99,22 @@ export async function enqueueJob(ctx: FarmContext, job: JobRow): Promise<void> {
   const def = jobKinds[kind];
   const input = def.inputSchema.parse(job.input);
   const ttl = 7 * 24 * 3600; // covers a long wait in the queue; the reconciler re-signs on re-enqueue
-  const fileUrls = Object.fromEntries(def.fileIds(input).map((f) => [f, ctx.signer.sign('GET', `/v1/files/${f}/content`, ttl)]));
+  const ids = def.fileIds(input);
+  const fileUrls = Object.fromEntries(ids.map((f) => [f, ctx.signer.sign('GET', `/v1/files/${f}/content`, ttl)]));
+  const rows = ids.length ? await ctx.db.select().from(files).where(inArray(files.id, ids)) : [];
+  const localFiles = Object.fromEntries(
+    rows.flatMap((r) => {
+      const local = ctx.storage.localPath(r.storageKey);
+      return local ? [[r.id, { path: local, size: r.size }]] : [];
+    }),
+  );
   const payload: JobPayload = {
     jobId: job.id,
     tenantId: job.tenantId,
     kind,
     input: job.input,
     fileUrls,
+    localFiles,
     uploadUrl: ctx.signer.sign('PUT', `/internal/jobs/${job.id}/outputs`, ttl),
     timeoutSeconds: (input as { timeout_seconds?: number }).timeout_seconds ?? ctx.config.MALAN_JOB_TIMEOUT_SECONDS,
   };

@@ -17,7 +17,8 @@ let source: string;
 
 beforeAll(async () => {
   // Short locks so that a dead worker's job is noticed within seconds, not the production 30 s.
-  world = await testWorld({ env: { MALAN_LOCK_MS: '3000', MALAN_STALLED_INTERVAL_MS: '1000', MALAN_KILL_GRACE_MS: '2000' } });
+  // Inputs over HTTP here, as a worker on another host would fetch them.
+  world = await testWorld({ env: { MALAN_LOCK_MS: '3000', MALAN_STALLED_INTERVAL_MS: '1000', MALAN_KILL_GRACE_MS: '2000', MALAN_READ_LOCAL_INPUTS: 'false' } });
   farm = await startFarm(world.env);
   api = apiClient(farm.baseUrl, await farm.createKey('studio-a'));
   source = path.join(world.home, 'long.mp4');
@@ -70,6 +71,7 @@ it('a worker killed with SIGKILL mid-transcode: another finishes the job once, o
   expect(attempts[0].usage).toBeNull(); // the dead worker reported nothing
   expect(attempts[1].usage).toMatchObject({ billable: true });
   expect(attempts[1].worker_id).not.toBe(attempts[0].worker_id);
+  expect((await api.get(`/v1/jobs/${id}/logs`)).body).toContain('fetched the source over HTTP');
 });
 
 it('a job past its timeout is stopped: ffmpeg killed, failed with code timeout, not retried', async () => {

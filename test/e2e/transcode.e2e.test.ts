@@ -86,6 +86,7 @@ describe('a transcode through the whole farm', () => {
 
     const logs = (await api.get(`/v1/jobs/${id}/logs`)).body as string;
     expect(logs).toContain('path cpu:');
+    expect(logs).toContain('reading the source in place on this host');
     expect(logs).toContain('Input #0');
 
     const secret = (await api.get('/v1/webhooks/default/secret')).body.key as string;

@@ -14,13 +14,11 @@ import type { TranscodeInput } from './spec.js';
 const DURATION_TOLERANCE_SECONDS = 0.5;
 
 export async function runTranscode(rt: JobRuntime<TranscodeInput>): Promise<JobResult> {
-  const sourceUrl = rt.fileUrls[rt.input.source.file];
-  if (!sourceUrl) throw new JobError('source_not_found', `no URL for source file ${rt.input.source.file}`);
   const source = path.join(rt.workDir, 'source');
   const output = path.join(rt.workDir, 'output.mp4');
 
-  const bytes = await rt.transfer.download(sourceUrl, source, rt.signal);
-  rt.log('info', `fetched the source (${bytes} bytes)`);
+  const fetched = await rt.transfer.fetchInput(rt.input.source.file, source, rt.signal);
+  rt.log('info', fetched.via === 'local' ? `reading the source in place on this host (${fetched.bytes} bytes)` : `fetched the source over HTTP (${fetched.bytes} bytes)`);
   rt.progress(0.02);
   const probe = await probeSource(rt, source);
   rt.log('info', `source: ${describe(probe)}`);
