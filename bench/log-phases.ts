@@ -6,7 +6,7 @@
 export interface Phases {
   /** started_at → the "attempt N started" log line: sending the attempt-started report, workdir. */
   setup: number;
-  /** → "fetched the source": HTTP download from the API's storage. */
+  /** → "fetched the source over HTTP" or "reading the source in place": getting the input. */
   download: number;
   /** → "source: …": ffprobe of the source. */
   probe: number;
@@ -36,7 +36,7 @@ export function logPhases(text: string, startedAt: number, completedAt: number):
   const lines = all.filter((l) => l.attempt === attempt);
   const at = (test: (msg: string) => boolean) => lines.findIndex((l) => test(l.msg));
   const iStart = at((m) => /^attempt \d+ started on worker/.test(m));
-  const iFetched = at((m) => m.startsWith('fetched the source'));
+  const iFetched = at((m) => m.startsWith('fetched the source') || m.startsWith('reading the source in place'));
   const iProbed = at((m) => m.startsWith('source: '));
   const iPath = at((m) => /^path [a-z-]+: /.test(m));
   const iStored = at((m) => m.startsWith('stored the output'));

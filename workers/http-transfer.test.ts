@@ -11,6 +11,10 @@ const stored = path.join(dir, 'stored');
 writeFileSync(stored, 'the bytes of a stored file');
 const received: Array<{ url: string; body: string; type: string | undefined }> = [];
 const server = http.createServer((req, res) => {
+  if (req.method === 'DELETE') {
+    received.push({ url: `DELETE ${req.url}`, body: '', type: undefined });
+    return res.writeHead(204).end();
+  }
   if (req.method === 'GET') {
     if (req.url?.startsWith('/gone')) return res.writeHead(404).end();
     return res.end('over the wire');
@@ -62,5 +66,7 @@ describe('httpTransfer', () => {
     writeFileSync(out, 'an output');
     expect(await httpTransfer(job(0), 2, { readLocal: true }).upload('output.mp4', out, 'video/mp4', signal)).toBe('file_out');
     expect(received.at(-1)).toEqual({ url: '/internal/jobs/job_1/outputs?expires=1&sig=y&name=output.mp4&attempt=2', body: 'an output', type: 'video/mp4' });
+    await httpTransfer(job(0), 2, { readLocal: true }).discard('output.mp4', signal);
+    expect(received.at(-1)!.url).toBe('DELETE /internal/jobs/job_1/outputs?expires=1&sig=y&name=output.mp4&attempt=2');
   });
 });

@@ -40,5 +40,9 @@ export function httpTransfer(job: Pick<JobPayload, 'fileUrls' | 'localFiles' | '
       if (!res.ok) throw new Error(`storing ${name} failed: HTTP ${res.status} ${await res.text()}`);
       return ((await res.json()) as { id: string }).id;
     },
+    async discard(name, signal) {
+      const res = await fetch(`${job.uploadUrl}&name=${encodeURIComponent(name)}&attempt=${attempt}`, { method: 'DELETE', signal });
+      if (!res.ok && res.status !== 404) throw new Error(`discarding ${name} failed: HTTP ${res.status}`);
+    },
   };
 }

@@ -14,6 +14,8 @@ export interface TransferDoor {
   fetchInput(fileId: string, dest: string, signal: AbortSignal): Promise<{ bytes: number; via: 'local' | 'http' }>;
   /** Stores a finished output for this attempt; returns its file id. */
   upload(name: string, source: string, contentType: string, signal: AbortSignal): Promise<string>;
+  /** Removes an output this attempt stored but must not keep (it failed verification). */
+  discard(name: string, signal: AbortSignal): Promise<void>;
 }
 
 export interface MediaDoor {

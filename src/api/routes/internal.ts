@@ -21,13 +21,7 @@ const OUTPUT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 export function internalApi(ctx: FarmContext) {
   return new Hono()
     .put('/jobs/:id/outputs', async (c) => {
-      const id = c.req.param('id');
-      if (!ctx.signer.verify('PUT', `/internal/jobs/${id}/outputs`, c.req.query('expires'), c.req.query('sig'))) {
-        throw new ApiError('forbidden', 'the upload URL is not valid or has expired');
-      }
-      const name = c.req.query('name') ?? '';
-      const attempt = Number(c.req.query('attempt'));
-      if (!OUTPUT_NAME.test(name) || !Number.isInteger(attempt) || attempt < 1) throw new ApiError('invalid_request', 'name and attempt are required');
+      const { id, name, attempt } = outputTarget(ctx, c.req.param('id'), c.req.query());
       const [job] = await ctx.db.select().from(jobs).where(eq(jobs.id, id));
       if (!job) throw new ApiError('not_found', `job ${id} was not found`);
       const [existing] = await ctx.db.select().from(files).where(and(eq(files.jobId, id), eq(files.attempt, attempt), eq(files.name, name)));
@@ -50,6 +44,13 @@ export function internalApi(ctx: FarmContext) {
         throw err;
       }
     })
+    .delete('/jobs/:id/outputs', async (c) => {
+      const { id, name, attempt } = outputTarget(ctx, c.req.param('id'), c.req.query());
+      const [row] = await ctx.db.delete(files).where(and(eq(files.jobId, id), eq(files.attempt, attempt), eq(files.name, name))).returning();
+      if (!row) throw new ApiError('not_found', `no output ${name} of attempt ${attempt}`);
+      await ctx.storage.delete(row.storageKey);
+      return c.body(null, 204);
+    })
     .post('/keys', async (c) => {
       const given = Buffer.from(/^Admin (.+)$/.exec(c.req.header('authorization') ?? '')?.[1] ?? '');
       const secret = Buffer.from(adminToken(ctx));
@@ -62,6 +63,17 @@ export function internalApi(ctx: FarmContext) {
         throw new ApiError('invalid_request', (err as Error).message);
       }
     });
+}
+
+/** The output an upload URL may write (or discard): the signature covers the job, the name and attempt are the worker's. */
+function outputTarget(ctx: FarmContext, id: string, query: Record<string, string>) {
+  if (!ctx.signer.verify('PUT', `/internal/jobs/${id}/outputs`, query.expires, query.sig)) {
+    throw new ApiError('forbidden', 'the upload URL is not valid or has expired');
+  }
+  const name = query.name ?? '';
+  const attempt = Number(query.attempt);
+  if (!OUTPUT_NAME.test(name) || !Number.isInteger(attempt) || attempt < 1) throw new ApiError('invalid_request', 'name and attempt are required');
+  return { id, name, attempt };
 }
 
 /** Derived from the farm secret, so the secret itself never travels. */

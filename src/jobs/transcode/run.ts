@@ -8,7 +8,7 @@ import type { MediaProbe } from '../../media/media-probe.js';
 import { JobError } from '../job-error.js';
 import type { JobResult, JobRuntime } from '../job-runtime.js';
 import { planTranscode, type PlannedCommand } from './plan.js';
-import type { TranscodeInput } from './spec.js';
+import { unsupportedFeatures, type TranscodeInput } from './spec.js';
 
 /** How far the output's duration may stray from the source's before the output is refused. */
 const DURATION_TOLERANCE_SECONDS = 0.5;
@@ -17,6 +17,11 @@ export async function runTranscode(rt: JobRuntime<TranscodeInput>): Promise<JobR
   const source = path.join(rt.workDir, 'source');
   const output = path.join(rt.workDir, 'output.mp4');
 
+  const unsupported = unsupportedFeatures(rt.input);
+  if (unsupported.length) {
+    // Said before anything is fetched: the input is valid, this worker just cannot do it yet.
+    throw new JobError('unsupported_input', `not supported by this worker yet: ${unsupported.join(', ')} (it produces one MP4 rendition at a given height)`);
+  }
   const fetched = await rt.transfer.fetchInput(rt.input.source.file, source, rt.signal);
   rt.log('info', fetched.via === 'local' ? `reading the source in place on this host (${fetched.bytes} bytes)` : `fetched the source over HTTP (${fetched.bytes} bytes)`);
   rt.progress(0.02);
@@ -59,9 +64,19 @@ export async function runTranscode(rt: JobRuntime<TranscodeInput>): Promise<JobR
       fallbacks.push({ path: attempt.path, reason: attempt.reason, error: reason });
     }
   }
-  const outProbe = await verifyOutput(rt, output, probe, plan.target.height, inputErrors);
   rt.progress(0.97);
-  const file = await rt.transfer.upload('output.mp4', output, 'video/mp4', rt.signal);
+  // Verify and upload at once (the upload is most of the fixed cost of a short job); an output
+  // that fails verification is discarded again, so it is never recorded as the job's.
+  const uploading = rt.transfer.upload('output.mp4', output, 'video/mp4', rt.signal);
+  uploading.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
+  let outProbe: MediaProbe;
+  try {
+    outProbe = await verifyOutput(rt, output, probe, plan.target.height, inputErrors);
+  } catch (err) {
+    await uploading.then(() => rt.transfer.discard('output.mp4', rt.signal)).catch(() => undefined);
+    throw err;
+  }
+  const file = await uploading;
   rt.log('info', `stored the output (${ran!.path} path): ${describe(outProbe)}`);
   const gpu = ran!.gpuIndex !== null ? rt.caps.gpus.find((g) => g.index === ran!.gpuIndex) : undefined;
   return {

@@ -1,0 +1,96 @@
+/**
+ * The transcode's run with real ffmpeg. On this GPU-less machine a GPU path really fails, so the
+ * fallback ladder is exercised for real: the step down must be logged, kept on the job, and the
+ * CPU output verified. The transfer door is a strict local fake (files copied, calls recorded).
+ */
+import { copyFileSync, mkdtempSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { WorkerCapabilities } from '../../capabilities/worker-capabilities.js';
+import { probeMedia, runFfmpeg } from '../../media/ffmpeg.js';
+import type { JobRuntime, MediaDoor, TransferDoor } from '../job-runtime.js';
+import { runTranscode } from './run.js';
+import type { TranscodeInput } from './spec.js';
+
+const ASSETS = path.resolve(import.meta.dirname, '../../../../shared/assets/video');
+const FILE = 'file_0000000000000000000000000a';
+
+const NO_GPU: WorkerCapabilities = { hostname: 'test', cpuCount: 2, gpus: [], ffmpeg: null, videoAcceleration: null, onnxRuntime: null, renderers: [], notes: [] };
+/** What an L4 host's probe would say; here the GPU commands fail for real (no CUDA). */
+const CLAIMS_GPU: WorkerCapabilities = {
+  ...NO_GPU,
+  gpus: [{ index: 0, uuid: 'GPU-test', name: 'NVIDIA L4', memoryTotalMiB: 23034, memoryUsedMiB: 0, utilizationGpuPercent: 0, utilizationEncoderPercent: 0, utilizationDecoderPercent: 0, temperatureC: 40, powerDrawW: 20, driverVersion: '550', cudaVersion: '12.4' }],
+  videoAcceleration: { gpuIndex: 0, nvdecCodecs: ['h264', 'hevc'], nvencEncoders: ['h264_nvenc'], scaleCuda: true },
+};
+
+function runtime(source: string, caps: WorkerCapabilities, media: MediaDoor = { runFfmpeg, probeMedia }) {
+  const workDir = mkdtempSync(path.join(os.tmpdir(), 'malan-run-'));
+  const calls: string[] = [];
+  const logs: Array<[string, string]> = [];
+  const transfer: TransferDoor = {
+    async fetchInput(fileId, dest) {
+      if (fileId !== FILE) throw new Error(`unexpected input ${fileId}`);
+      copyFileSync(source, dest);
+      calls.push('fetch');
+      return { bytes: statSync(dest).size, via: 'local' };
+    },
+    async upload(name, file) {
+      calls.push(`upload ${name} ${statSync(file).size > 0}`);
+      return 'file_out';
+    },
+    async discard(name) {
+      calls.push(`discard ${name}`);
+    },
+  };
+  const rt: JobRuntime<TranscodeInput> = {
+    jobId: 'job_test', attempt: 1, input: { source: { file: FILE }, height: 144 } as TranscodeInput, caps, workDir,
+    signal: new AbortController().signal, killGraceMs: 1000, transfer, media,
+    log: (level, msg) => logs.push([level, msg]), progress: () => undefined,
+  };
+  return { rt, calls, logs };
+}
+
+describe('runTranscode', () => {
+  it('steps down from a failing GPU path to the CPU, loudly, and reports what ran', async () => {
+    const { rt, calls, logs } = runtime(path.join(ASSETS, 'flower.mp4'), CLAIMS_GPU);
+    const result = await runTranscode(rt);
+    expect(calls).toEqual(['fetch', 'upload output.mp4 true']);
+    expect(result.outputs).toEqual([{ file: 'file_out', role: 'mp4' }]);
+    expect(result.execution.path).toBe('cpu');
+    const fallbacks = result.execution.fallbacks as Array<{ path: string; error: string }>;
+    expect(fallbacks.map((f) => f.path)).toEqual(['nvdec-nvenc', 'nvdec-cpu']);
+    expect(fallbacks[0]!.error).not.toBe('');
+    expect(logs.filter(([level, msg]) => level === 'warn' && msg.startsWith('FALLBACK: path nvdec-nvenc failed'))).toHaveLength(1);
+    expect(result.usage).toMatchObject({ gpuModel: 'cpu', gpuUuid: null });
+    expect(result.usage.cpuSeconds).toBeGreaterThan(0);
+    expect(result.usage.outputSeconds).toBeGreaterThan(5);
+  });
+
+  it('runs the CPU path directly on a worker without a GPU', async () => {
+    const { rt, logs } = runtime(path.join(ASSETS, 'bug_video_640.mp4'), NO_GPU);
+    const result = await runTranscode(rt);
+    expect(result.execution).toMatchObject({ path: 'cpu', fallbacks: [], gpu: null });
+    expect(logs.some(([level]) => level === 'warn')).toBe(false);
+  });
+
+  it('discards an output that fails verification and fails the job with the reason', async () => {
+    const lying: MediaDoor = {
+      runFfmpeg,
+      probeMedia: async (file, opts) => {
+        const probe = await probeMedia(file, opts);
+        return file.endsWith('output.mp4') && probe.video ? { ...probe, video: { ...probe.video, height: 100 } } : probe;
+      },
+    };
+    const { rt, calls } = runtime(path.join(ASSETS, 'flower.mp4'), NO_GPU, lying);
+    await expect(runTranscode(rt)).rejects.toMatchObject({ code: 'output_verification_failed', message: expect.stringContaining('height is 100, expected 144') });
+    expect(calls).toEqual(['fetch', 'upload output.mp4 true', 'discard output.mp4']);
+  });
+
+  it('refuses a ladder until the worker can make one, before running anything', async () => {
+    const { rt, calls } = runtime(path.join(ASSETS, 'flower.mp4'), NO_GPU);
+    rt.input = { source: { file: FILE }, ladder: 'auto', formats: ['hls', 'mp4'] } as TranscodeInput;
+    await expect(runTranscode(rt)).rejects.toMatchObject({ code: 'unsupported_input' });
+    expect(calls).toEqual([]);
+  });
+});

@@ -1,0 +1,55 @@
+/**
+ * Workers store outputs through the signed URL their job carries: no key, only that job, only
+ * until it expires; a second upload of the same output is the first; a discarded one is gone.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { apiHarness, type Harness } from '../helpers/api-harness.js';
+import { ASSETS } from '../helpers/test-env.js';
+
+let h: Harness;
+let jobId: string;
+let uploadUrl: string;
+beforeAll(async () => {
+  h = await apiHarness();
+  const a = await h.as('studio-a');
+  const file = (await a.upload(readFileSync(path.join(ASSETS, 'video/flower.mp4')))).body.id;
+  jobId = (await a.post('/v1/jobs', { kind: 'transcode', input: { source: { file }, height: 240 } })).body.id;
+  uploadUrl = (await h.farm.ctx.queues.byKind.transcode.getJob(jobId))!.data.uploadUrl;
+});
+afterAll(() => h?.close());
+
+const put = (url: string, body: string) => h.app.request(url, { method: 'PUT', body, headers: { 'content-type': 'video/mp4' } });
+
+it('stores an output for the job, once per (attempt, name), in the job tenant', async () => {
+  const first = await put(`${uploadUrl}&name=output.mp4&attempt=1`, 'bytes of an output');
+  expect(first.status).toBe(201);
+  const { id } = (await first.json()) as { id: string };
+  const again = await put(`${uploadUrl}&name=output.mp4&attempt=1`, 'bytes of an output');
+  expect(((await again.json()) as { id: string }).id).toBe(id);
+  const a = await h.as('studio-a');
+  expect((await a.get(`/v1/files/${id}`)).body).toMatchObject({ name: 'output.mp4', size: 18 });
+  expect((await (await h.as('studio-b')).get(`/v1/files/${id}`)).status).toBe(404);
+});
+
+it('refuses a bad or expired signature, another job, and bad names', async () => {
+  expect((await put(`${uploadUrl.replace(/sig=[^&]+/, 'sig=forged')}&name=x.mp4&attempt=1`, 'x')).status).toBe(403);
+  expect((await put(`${uploadUrl.replace(jobId, 'job_00000000000000000000000000')}&name=x.mp4&attempt=1`, 'x')).status).toBe(403);
+  const expired = h.farm.ctx.signer.sign('PUT', `/internal/jobs/${jobId}/outputs`, -10);
+  expect((await put(`${expired}&name=x.mp4&attempt=1`, 'x')).status).toBe(403);
+  for (const name of ['../escape', '', '.hidden', 'a/b']) {
+    expect((await put(`${uploadUrl}&name=${encodeURIComponent(name)}&attempt=1`, 'x')).status, name).toBe(400);
+  }
+  expect((await put(`${uploadUrl}&name=x.mp4&attempt=0`, 'x')).status).toBe(400);
+});
+
+it('discards an output that failed verification: the record and the bytes', async () => {
+  const res = await put(`${uploadUrl}&name=bad.mp4&attempt=2`, 'not good');
+  const { id } = (await res.json()) as { id: string };
+  const del = await h.app.request(`${uploadUrl}&name=bad.mp4&attempt=2`, { method: 'DELETE' });
+  expect(del.status).toBe(204);
+  expect((await (await h.as('studio-a')).get(`/v1/files/${id}`)).status).toBe(404);
+  expect((await h.app.request(`${uploadUrl}&name=bad.mp4&attempt=2`, { method: 'DELETE' })).status).toBe(404);
+  expect((await h.app.request(`${uploadUrl.replace(/sig=[^&]+/, 'sig=forged')}&name=output.mp4&attempt=1`, { method: 'DELETE' })).status).toBe(403);
+});
