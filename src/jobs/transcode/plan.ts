@@ -43,12 +43,8 @@ export const NVENC_H264_MAX_DIMENSION = 4096;
 /** Source pixel formats the GPU paths handle: 8-bit 4:2:0, limited range (scale_cuda does not convert yuvj's full range). */
 const GPU_PIXEL_FORMATS = ['yuv420p', 'nv12'];
 
-export function planTranscode(
-  input: TranscodeInput,
-  probe: MediaProbe,
-  caps: TranscodeCapabilities,
-  files: { input: string; output: string },
-): TranscodePlan {
+/** Valid input this worker cannot make yet fails with a reason, never by silently doing less. */
+export function assertSupported(input: TranscodeInput): void {
   const unsupported = unsupportedFeatures(input);
   if (unsupported.length > 0) {
     throw new JobError(
@@ -56,6 +52,15 @@ export function planTranscode(
       `not supported by this worker yet: ${unsupported.join(', ')} (it produces one MP4 rendition at a given height)`,
     );
   }
+}
+
+export function planTranscode(
+  input: TranscodeInput,
+  probe: MediaProbe,
+  caps: TranscodeCapabilities,
+  files: { input: string; output: string },
+): TranscodePlan {
+  assertSupported(input);
   if (input.height === undefined) throw new JobError('invalid_input', 'height is required');
   const video = probe.video;
   if (video === null) throw new JobError('no_video_stream', 'the source has no video stream to transcode');

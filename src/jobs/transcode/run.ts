@@ -7,8 +7,8 @@ import { FfmpegError, ProbeError } from '../../media/ffmpeg.js';
 import type { MediaProbe } from '../../media/media-probe.js';
 import { JobError } from '../job-error.js';
 import type { JobResult, JobRuntime } from '../job-runtime.js';
-import { planTranscode, type PlannedCommand } from './plan.js';
-import { unsupportedFeatures, type TranscodeInput } from './spec.js';
+import { assertSupported, planTranscode, type PlannedCommand } from './plan.js';
+import type { TranscodeInput } from './spec.js';
 
 /** How far the output's duration may stray from the source's before the output is refused. */
 const DURATION_TOLERANCE_SECONDS = 0.5;
@@ -17,11 +17,7 @@ export async function runTranscode(rt: JobRuntime<TranscodeInput>): Promise<JobR
   const source = path.join(rt.workDir, 'source');
   const output = path.join(rt.workDir, 'output.mp4');
 
-  const unsupported = unsupportedFeatures(rt.input);
-  if (unsupported.length) {
-    // Said before anything is fetched: the input is valid, this worker just cannot do it yet.
-    throw new JobError('unsupported_input', `not supported by this worker yet: ${unsupported.join(', ')} (it produces one MP4 rendition at a given height)`);
-  }
+  assertSupported(rt.input); // before anything is fetched
   const fetched = await rt.transfer.fetchInput(rt.input.source.file, source, rt.signal);
   rt.log('info', fetched.via === 'local' ? `reading the source in place on this host (${fetched.bytes} bytes)` : `fetched the source over HTTP (${fetched.bytes} bytes)`);
   rt.progress(0.02);
