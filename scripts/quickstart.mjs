@@ -18,19 +18,28 @@ const say = (s) => console.log(`\x1b[1m==>\x1b[0m ${s}`);
 const children = [];
 function start(name, args) {
   const log = path.join(home, 'logs', `${name}.log`);
-  const child = spawn(process.execPath, [cli, ...args], { env, stdio: ['ignore', openSync(log, 'a'), openSync(log, 'a')] });
-  child.on('exit', (code) => code && code !== 0 && console.error(`${name} exited with ${code}; see ${log}`));
+  // Own process group: Ctrl-C reaches only this script, which then stops the farm in order.
+  const child = spawn(process.execPath, [cli, ...args], { env, detached: true, stdio: ['ignore', openSync(log, 'a'), openSync(log, 'a')] });
+  child.on('exit', (code, signal) => code && console.error(`${name} exited with ${code ?? signal}; see ${log}`));
   children.push(child);
   return log;
 }
-function stopAll() {
-  for (const c of children) c.kill('SIGTERM');
+async function stopAll() {
+  const running = children.filter((c) => c.exitCode === null && c.signalCode === null);
+  const exited = running.map((c) => new Promise((r) => c.once('exit', r)));
+  for (const c of running) c.kill('SIGTERM');
+  await Promise.all(exited);
 }
 process.on('SIGINT', () => {
   say('stopping the farm');
-  stopAll();
-  setTimeout(() => process.exit(0), 1500);
+  stopAll().then(() => process.exit(0));
 });
+const fail = (err) => {
+  console.error(`quick start failed: ${err?.message ?? err}`);
+  stopAll().then(() => process.exit(1));
+};
+process.on('uncaughtException', fail);
+process.on('unhandledRejection', fail);
 
 if ((await fetch(`${base}/healthz`).catch(() => null))?.ok) {
   console.error(`Something already answers on ${base}. Stop it, or run with another PORT: PORT=8081 bash scripts/up.sh`);

@@ -97,6 +97,12 @@ function onShutdown(stop: () => Promise<void>) {
   };
   process.on('SIGTERM', () => handler('SIGTERM'));
   process.on('SIGINT', () => handler('SIGINT'));
+  // Under `npx malan …`, npm runs us through `sh -c`, which does not pass on the SIGTERM that npm
+  // forwards: we would outlive a stopped npx. So there, we stop when our parent goes away.
+  if (process.env.npm_command === 'exec') {
+    const parent = process.ppid;
+    setInterval(() => process.ppid !== parent && handler('parent process gone'), 500).unref();
+  }
 }
 
 main(process.argv.slice(2)).then(
