@@ -5,22 +5,9 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { releaseEmbeddedRedis, resolveRedisUrl, stopEmbeddedRedis } from './embedded-redis.js';
+import { RedisUnavailableError, redisAnswers, releaseEmbeddedRedis, resolveRedisUrl, stopEmbeddedRedis } from './embedded-redis.js';
 
-/** Whether a Redis answers PING on this port now. */
-function answers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ port, host: '127.0.0.1' });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1000, () => done(false));
-    socket.on('error', () => done(false));
-    socket.on('connect', () => socket.write('PING\r\n'));
-    socket.on('data', (d) => done(d.toString().startsWith('+PONG')));
-  });
-}
+const answers = (port: number) => redisAnswers(port, 1000);
 
 /** Waits (up to 10 s) for nothing to answer on the port; returns whether it went quiet. */
 async function goesQuiet(port: number): Promise<boolean> {
@@ -88,6 +75,18 @@ describe('embedded Redis', () => {
     expect(a).toBe(b);
     expect(await answers(portOf(a))).toBe(true);
     expect(existsSync(path.join(home, 'redis', 'start.lock'))).toBe(false);
+  });
+
+  it('says what to do when REDIS_URL is unset and redis-server is not installed', async () => {
+    const path0 = process.env.PATH;
+    process.env.PATH = freshHome(); // a directory with no redis-server in it
+    try {
+      const err = await resolveRedisUrl({ home: freshHome() }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(RedisUnavailableError);
+      expect((err as Error).message).toMatch(/REDIS_URL is not set and redis-server is not installed.*set REDIS_URL=redis:\/\/host:6379 or install Redis \(Debian: apt-get install redis-server\)/);
+    } finally {
+      process.env.PATH = path0;
+    }
   });
 
   it('gives back a configured REDIS_URL untouched and starts nothing', async () => {

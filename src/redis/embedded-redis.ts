@@ -38,7 +38,7 @@ async function findRunning(dir: string): Promise<EmbeddedRedisState | null> {
   } catch {
     return null;
   }
-  return (await ping(state.port)) ? state : null;
+  return (await redisAnswers(state.port)) ? state : null;
 }
 
 async function startRedisServer(dir: string, port: number): Promise<void> {
@@ -62,7 +62,7 @@ async function startRedisServer(dir: string, port: number): Promise<void> {
   const code: number = await new Promise((resolve) => child.on('exit', (c) => resolve(c ?? 1)));
   if (code !== 0) throw new RedisUnavailableError(`redis-server failed to start (exit ${code}); see ${logFile}`);
   for (let i = 0; i < 100; i++) {
-    if (await ping(port)) {
+    if (await redisAnswers(port)) {
       const pid = Number(readFileSync(pidFile, 'utf8').trim());
       writeFileSync(path.join(dir, 'redis.json'), JSON.stringify({ port, pid }));
       return;
@@ -82,18 +82,19 @@ export async function stopEmbeddedRedis(home: string): Promise<void> {
   } catch {
     /* already gone */
   }
-  for (let i = 0; i < 100 && (await ping(state.port)); i++) await sleep(50);
+  for (let i = 0; i < 100 && (await redisAnswers(state.port)); i++) await sleep(50);
   rmSync(path.join(dir, 'redis.json'), { force: true });
 }
 
-function ping(port: number): Promise<boolean> {
+/** Whether a Redis answers PING on this loopback port now. */
+export function redisAnswers(port: number, timeoutMs = 500): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ port, host: '127.0.0.1' });
     const done = (ok: boolean) => {
       socket.destroy();
       resolve(ok);
     };
-    socket.setTimeout(500, () => done(false));
+    socket.setTimeout(timeoutMs, () => done(false));
     socket.on('error', () => done(false));
     socket.on('connect', () => socket.write('PING\r\n'));
     socket.on('data', (d) => done(d.toString().startsWith('+PONG')));
