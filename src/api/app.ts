@@ -3,6 +3,7 @@
  * `{"error": {"code", "message"}}`, mapped here from ApiError (and from anything unexpected).
  */
 import { Hono } from 'hono';
+import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { ApiError } from './api-error.js';
@@ -37,6 +38,8 @@ export function createApp(ctx: FarmContext, hub: JobEventHub) {
   app.route('/internal', internalApi(ctx));
   // File bytes answer signed URLs too (workers carry no key), so this route checks either.
   app.route('/v1/files', fileContentApi(ctx));
+  // Browser players (hls.js) send the key in a header, so their requests are preflighted.
+  app.use('/v1/*', cors({ origin: '*', allowHeaders: ['Authorization', 'Content-Type', 'Range', 'Idempotency-Key', 'Prefer'], exposeHeaders: ['Content-Length', 'Content-Range', 'Accept-Ranges', 'ETag'], maxAge: 600 }));
   app.use('/v1/*', requireKey(ctx));
   app.route('/v1/files', filesApi(ctx));
   app.route('/v1/jobs', jobsApi(ctx, hub));

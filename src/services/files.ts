@@ -37,7 +37,7 @@ export async function storeFile(db: Db, storage: Storage, f: NewFile): Promise<F
     .values({
       id,
       tenantId: f.tenantId,
-      name: cleanName(f.name),
+      name: cleanName(f.name, f.jobId !== undefined),
       contentType: cleanContentType(f.contentType),
       size: stored.size,
       sha256: stored.sha256,
@@ -69,9 +69,10 @@ export function fileView(row: FileRow, baseUrl: string) {
   };
 }
 
-function cleanName(name: string): string {
-  // Names are labels only (storage uses ids), but keep them printable and of sane length.
-  const cleaned = name.replace(/[\u0000-\u001f\u007f/\\]/g, '_').slice(0, 255).trim();
+function cleanName(name: string, keepSlashes = false): string {
+  // Names are labels only (storage uses ids), but keep them printable and of sane length. Outputs
+  // keep their relative paths (validated by the upload route), so that playlists resolve.
+  const cleaned = name.replace(keepSlashes ? /[\u0000-\u001f\u007f\\]/g : /[\u0000-\u001f\u007f/\\]/g, '_').slice(0, 255).trim();
   return cleaned || 'upload';
 }
 

@@ -19,7 +19,9 @@ export function jobView(job: JobRow, usage: UsageSummary | null, baseUrl: string
     progress: job.progress,
     priority: job.priority,
     input: job.input,
-    outputs: job.outputs.map((o) => ({ ...o, url: `${baseUrl}/v1/files/${o.file}/content` })),
+    // Named outputs are served under the job, so relative references between them (a master
+    // playlist and its variants) resolve; the file id stays the way to fetch one alone.
+    outputs: job.outputs.map((o) => ({ ...o, url: o.name ? `${self}/outputs/${o.name.split('/').map(encodeURIComponent).join('/')}` : `${baseUrl}/v1/files/${o.file}/content` })),
     usage: usage ?? { wall_seconds: 0, cpu_seconds: 0, gpu_seconds: 0, gpu_model: null, output_seconds: 0, attempts_billed: 0 },
     error: job.error ?? null,
     execution: job.execution ?? null,

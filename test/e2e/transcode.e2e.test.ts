@@ -71,8 +71,18 @@ describe('a transcode through the whole farm', () => {
     const mp4 = job.outputs.find((o: { role: string }) => o.role === 'mp4');
     expect(mp4).toMatchObject({ content_type: 'video/mp4' });
 
+    expect(mp4.url).toBe(`${farm.baseUrl}/v1/jobs/${id}/outputs/output.mp4`);
     const res = await fetch(mp4.url, { headers: { authorization: `Bearer ${key}` } });
     expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('video/mp4');
+    const byId = await fetch(`${farm.baseUrl}/v1/files/${mp4.file}/content`, { headers: { authorization: `Bearer ${key}`, range: 'bytes=0-99' } });
+    expect(byId.status).toBe(206);
+    const other = apiClient(farm.baseUrl, await farm.createKey('studio-z'));
+    expect((await other.get(`/v1/jobs/${id}/outputs/output.mp4`)).status).toBe(404);
+    expect((await api.get(`/v1/jobs/${id}/outputs/../../etc/passwd`)).status).toBe(404);
+    const preflight = await fetch(mp4.url, { method: 'OPTIONS', headers: { origin: 'https://player.example', 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization,range' } });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('authorization');
     const out = path.join(farm.home, 'downloaded.mp4');
     writeFileSync(out, Buffer.from(await res.arrayBuffer()));
     const probe = JSON.parse(ffprobe(out, 'format=duration:stream=codec_type,codec_name,height,pix_fmt'));

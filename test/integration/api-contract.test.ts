@@ -151,6 +151,7 @@ describe('jobs', () => {
       ['GET', `/v1/jobs/${job.id}/events`],
       ['GET', `/v1/jobs/${job.id}/logs`],
       ['GET', `/v1/jobs/${job.id}/attempts`],
+      ['GET', `/v1/jobs/${job.id}/outputs/output.mp4`],
       ['GET', `/v1/files/${fileA}`],
       ['GET', `/v1/files/${fileA}/content`],
     ] as const) {

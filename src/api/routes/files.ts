@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { Hono, type Context } from 'hono';
 import { ApiError, notFound } from '../api-error.js';
 import { bearerToken, type ApiEnv } from '../auth.js';
-import { parseRange } from '../http-range.js';
+import { serveFile } from '../serve-file.js';
 import { readMultipartFile } from '../multipart-upload.js';
 import { EmptyFileError, findFile, fileView, storeFile } from '../../services/files.js';
 import { authenticate } from '../../services/keys.js';
@@ -57,23 +57,7 @@ export function fileContentApi(ctx: FarmContext) {
       row = await findFile(ctx.db, who, id);
     }
     if (!row) throw notFound('file', id);
-    const range = parseRange(c.req.header('range'), row.size);
-    if (range === 'unsatisfiable') throw new ApiError('range_not_satisfiable', `the range is outside the file's ${row.size} bytes`, { 'Content-Range': `bytes */${row.size}` });
-    c.header('Accept-Ranges', 'bytes');
-    c.header('Content-Type', row.contentType);
-    c.header('ETag', `"${row.sha256}"`);
-    c.header('Content-Disposition', `inline; filename*=UTF-8''${encodeURIComponent(row.name)}`);
-    c.header('Access-Control-Allow-Origin', '*');
-    c.header('Access-Control-Expose-Headers', 'Content-Length, Content-Range, Accept-Ranges');
-    const length = range ? range.end - range.start + 1 : row.size;
-    c.header('Content-Length', String(length));
-    if (range) {
-      c.status(206);
-      c.header('Content-Range', `bytes ${range.start}-${range.end}/${row.size}`);
-    }
-    if (c.req.method === 'HEAD' || length === 0) return c.body(null);
-    // Handing the node stream over as a web stream lets the server pipe it at disk speed.
-    return c.body(Readable.toWeb(ctx.storage.read(row.storageKey, range ?? undefined)) as ReadableStream);
+    return serveFile(c, ctx, row);
   });
 }
 

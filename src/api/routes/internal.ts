@@ -16,7 +16,8 @@ import { createKey } from '../../services/keys.js';
 import type { FarmContext } from '../../services/farm-context.js';
 import { TooLargeError } from '../../storage/storage.js';
 
-const OUTPUT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/** An output's name is a relative path (`hls/v0/seg_00001.m4s`): segments start with a letter or digit, so no `..` and no hidden files. */
+export const OUTPUT_NAME = /^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,127}\/){0,4}[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 export function internalApi(ctx: FarmContext) {
   return new Hono()

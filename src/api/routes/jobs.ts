@@ -6,6 +6,8 @@ import type { ApiEnv } from '../auth.js';
 import { TERMINAL_STATUSES, type JobStatus } from '../../db/schema.js';
 import { cancelJob, getJobRow, jobWithUsage, listJobs, submitJob } from '../../services/jobs.js';
 import { listAttempts } from '../../services/job-attempts.js';
+import { findOutput } from '../../services/job-outputs.js';
+import { serveFile } from '../serve-file.js';
 import { formatLogLine, readLogs } from '../../services/job-logs.js';
 import type { FarmContext } from '../../services/farm-context.js';
 import type { JobEvent, JobEventHub } from '../../services/job-events.js';
@@ -29,6 +31,14 @@ export function jobsApi(ctx: FarmContext, hub: JobEventHub) {
     .get('/', async (c) => c.json(await listJobs(ctx, c.get('principal'), c.req.query())))
     .get('/:id', async (c) => c.json(await jobWithUsage(ctx, await getJobRow(ctx, c.get('principal'), c.req.param('id')))))
     .post('/:id/cancel', async (c) => c.json(await cancelJob(ctx, c.get('principal'), c.req.param('id'))))
+    // A job's outputs by their relative names, so a master playlist's relative URIs resolve.
+    .on(['GET', 'HEAD'], '/:id/outputs/*', async (c) => {
+      const row = await getJobRow(ctx, c.get('principal'), c.req.param('id'));
+      const name = decodeURIComponent(c.req.path.slice(c.req.path.indexOf('/outputs/') + '/outputs/'.length));
+      const file = await findOutput(ctx, row, name);
+      if (!file) throw new ApiError('not_found', `job ${row.id} has no output ${name}`);
+      return serveFile(c, ctx, file);
+    })
     .get('/:id/attempts', async (c) => c.json({ results: await listAttempts(ctx, await getJobRow(ctx, c.get('principal'), c.req.param('id'))) }))
     .get('/:id/logs', async (c) => {
       const row = await getJobRow(ctx, c.get('principal'), c.req.param('id'));
