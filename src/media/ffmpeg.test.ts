@@ -22,28 +22,44 @@ function alive(pid: number): boolean {
 describe('splitArgv', () => {
   it('splits input options, the input, output options and the output', () => {
     expect(splitArgv(['-ss', '2', '-i', 'in.mp4', '-c:v', 'libx264', '-crf', '23', 'out.mp4'])).toEqual({
-      inputOptions: ['-ss', '2'],
-      input: 'in.mp4',
+      inputs: [{ options: ['-ss', '2'], input: 'in.mp4' }],
       outputOptions: ['-c:v', 'libx264', '-crf', '23'],
       output: 'out.mp4',
     });
   });
 
   it('accepts a command with no options', () => {
-    expect(splitArgv(['-i', 'in.mp4', 'out.mp4'])).toEqual({ inputOptions: [], input: 'in.mp4', outputOptions: [], output: 'out.mp4' });
+    expect(splitArgv(['-i', 'in.mp4', 'out.mp4'])).toEqual({ inputs: [{ options: [], input: 'in.mp4' }], outputOptions: [], output: 'out.mp4' });
   });
 
-  it('throws without -i, or with -i and nothing after it', () => {
-    expect(() => splitArgv(['-c:v', 'libx264', 'out.mp4'])).toThrow('an ffmpeg command needs one -i input');
-    expect(() => splitArgv(['-i'])).toThrow('an ffmpeg command needs one -i input');
+  it('keeps each input with the options before it', () => {
+    expect(splitArgv(['-y', '-i', 'video.mp4', '-ss', '1', '-i', 'audio.m4a', '-map', '0:v', '-map', '1:a', '-c', 'copy', 'out.mp4'])).toEqual({
+      inputs: [
+        { options: ['-y'], input: 'video.mp4' },
+        { options: ['-ss', '1'], input: 'audio.m4a' },
+      ],
+      outputOptions: ['-map', '0:v', '-map', '1:a', '-c', 'copy'],
+      output: 'out.mp4',
+    });
   });
 
-  it('throws with two inputs', () => {
-    expect(() => splitArgv(['-i', 'a.mp4', '-i', 'b.mp4', 'out.mp4'])).toThrow('the ffmpeg door takes one input per command');
+  it('throws without -i, with -i and nothing after it, or with no output after the input', () => {
+    expect(() => splitArgv(['-c:v', 'libx264', 'out.mp4'])).toThrow('an ffmpeg command needs an -i input and an output');
+    expect(() => splitArgv(['-i'])).toThrow('an ffmpeg command needs an -i input and an output');
+    expect(() => splitArgv(['-i', 'in.mp4'])).toThrow('an ffmpeg command needs an -i input and an output');
   });
 });
 
 describe('runFfmpeg', () => {
+  it('runs a command with two inputs, each with its own options', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'malan-ffmpeg-two-'));
+    const out = path.join(dir, 'muxed.mp4');
+    await runFfmpeg(['-hide_banner', '-nostdin', '-y', '-f', 'lavfi', '-i', 'testsrc2=s=160x120:d=1', '-f', 'lavfi', '-i', 'sine=d=1', '-map', '0:v', '-map', '1:a', '-c:v', 'libx264', '-c:a', 'aac', out]);
+    const streams = execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_type', '-of', 'csv=p=0', out], { encoding: 'utf8' }).trim().split('\n');
+    expect(streams).toEqual(['video', 'audio']);
+    await rm(dir, { recursive: true, force: true });
+  });
+
   it('runs a short encode and reports progress, log lines, wall and CPU time', async () => {
     const progress: FfmpegProgress[] = [];
     const logs: string[] = [];

@@ -37,17 +37,23 @@ export class FfmpegError extends Error {
   }
 }
 
-/** Splits a flat argv (one input, the output last) into the shape fluent-ffmpeg builds from. */
+/**
+ * Splits a flat argv (inputs, then the output last) into the shape fluent-ffmpeg builds from:
+ * each `-i` with the options before it, then the output's options. ffmpeg reads options
+ * positionally, so this keeps every token where the plan put it.
+ */
 export function splitArgv(args: readonly string[]) {
-  const i = args.indexOf('-i');
-  if (i < 0 || i + 1 >= args.length) throw new Error('an ffmpeg command needs one -i input');
-  if (args.indexOf('-i', i + 1) >= 0) throw new Error('the ffmpeg door takes one input per command');
-  return {
-    inputOptions: args.slice(0, i),
-    input: args[i + 1]!,
-    outputOptions: args.slice(i + 2, -1),
-    output: args[args.length - 1]!,
-  };
+  const inputs: Array<{ options: string[]; input: string }> = [];
+  let from = 0;
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] !== '-i') continue;
+    if (i + 1 >= args.length - 1) break;
+    inputs.push({ options: args.slice(from, i), input: args[i + 1]! });
+    from = i + 2;
+    i++;
+  }
+  if (inputs.length === 0) throw new Error('an ffmpeg command needs an -i input and an output');
+  return { inputs, outputOptions: args.slice(from, -1), output: args[args.length - 1]! };
 }
 
 export function runFfmpeg(args: readonly string[], opts: FfmpegRunOptions = {}): Promise<FfmpegRunResult> {
@@ -58,11 +64,9 @@ export function runFfmpeg(args: readonly string[], opts: FfmpegRunOptions = {}):
   const progress = new ProgressParser();
   return new Promise((resolve, reject) => {
     if (opts.signal?.aborted) return reject(new FfmpegError('aborted before start', [], true));
-    const command = ffmpeg({ stdoutLines: 20 }) // fluent-ffmpeg keeps this many lines; 0 would mean all of them
-      .input(parts.input)
-      .inputOptions(parts.inputOptions)
-      .outputOptions(parts.outputOptions)
-      .output(parts.output);
+    const command = ffmpeg({ stdoutLines: 20 }); // fluent-ffmpeg keeps this many lines; 0 would mean all of them
+    for (const { options, input } of parts.inputs) command.input(input).inputOptions(options);
+    command.outputOptions(parts.outputOptions).output(parts.output);
     if (opts.ffmpegPath) command.setFfmpegPath(opts.ffmpegPath);
     let killTimer: NodeJS.Timeout | undefined;
     const onAbort = () => {
