@@ -105,7 +105,9 @@ export function runFfmpeg(args: readonly string[], opts: FfmpegRunOptions = {}):
     command.on('error', (err: Error) => {
       finish();
       const aborted = opts.signal?.aborted ?? false;
-      reject(new FfmpegError(aborted ? 'ffmpeg was stopped' : firstLine(err.message), tail.slice(), aborted));
+      // At `-loglevel level+info` fluent-ffmpeg's message holds no reason (it skips "[…]" lines): take ffmpeg's own last error.
+      const errorLine = [...tail].reverse().find((l) => /\[(error|fatal|panic)\]/.test(l))?.replace(/ @ 0x[0-9a-f]+/, '');
+      reject(new FfmpegError(aborted ? 'ffmpeg was stopped' : (errorLine ?? firstLine(err.message)), tail.slice(), aborted));
     });
     command.run();
   });
