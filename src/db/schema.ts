@@ -95,6 +95,7 @@ export const jobs = pgTable(
 export interface JobOutput {
   file: string;
   role: string;
+  rendition?: { name: string; width: number; height: number; codec: string; bitrate: number };
   url?: string;
   name?: string;
   content_type?: string;

@@ -42,6 +42,16 @@ export interface UsageReport {
 export interface ReportedOutput {
   file: string;
   role: string;
+  /** For a rendition of a ladder: which rung it is. */
+  rendition?: OutputRendition;
+}
+
+export interface OutputRendition {
+  name: string;
+  width: number;
+  height: number;
+  codec: string;
+  bitrate: number;
 }
 
 export type Report =

@@ -120,7 +120,7 @@ async function recordEnded(ctx: FarmContext, r: Ended) {
       const rows = await tx.select().from(files).where(and(inArray(files.id, r.outputs.map((o) => o.file)), eq(files.tenantId, job.tenantId)));
       outputs = r.outputs.flatMap((o) => {
         const f = rows.find((row) => row.id === o.file);
-        return f ? [{ file: f.id, role: o.role, name: f.name, content_type: f.contentType, size: f.size }] : [];
+        return f ? [{ file: f.id, role: o.role, name: f.name, content_type: f.contentType, size: f.size, ...(o.rendition && { rendition: o.rendition }) }] : [];
       });
     }
     const [updated] = await tx

@@ -207,8 +207,11 @@ describe('planTranscode: output shape', () => {
     const noVideo = () => planTranscode(at(720), probe(null), NO_GPU, FILES);
     expect(noVideo).toThrow(JobError);
     expect(noVideo).toThrow(expect.objectContaining({ code: 'no_video_stream', retryable: false }));
+    // A ladder has its own planner (ladder.ts); this one makes one MP4 at a height.
     const ladder = () => planTranscode({ source: SOURCE, ladder: 'auto', formats: ['hls', 'mp4'] }, probe(video()), NO_GPU, FILES);
-    expect(ladder).toThrow(expect.objectContaining({ code: 'unsupported_input', message: expect.stringContaining('ladder, hls') }));
+    expect(ladder).toThrow(expect.objectContaining({ code: 'invalid_input', message: 'height is required' }));
+    const notYet = () => planTranscode({ source: SOURCE, ladder: 'auto', crf: 20 }, probe(video()), NO_GPU, FILES);
+    expect(notYet).toThrow(expect.objectContaining({ code: 'unsupported_input', message: expect.stringContaining('crf with a ladder') }));
   });
 });
 

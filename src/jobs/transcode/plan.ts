@@ -164,7 +164,7 @@ function choosePaths(video: VideoStreamInfo, target: { width: number; height: nu
 }
 
 /** Why NVDEC + scale_cuda cannot take this source, or null when they can. */
-function nvdecObstacle(video: VideoStreamInfo, caps: TranscodeCapabilities): string | null {
+export function nvdecObstacle(video: VideoStreamInfo, caps: TranscodeCapabilities): string | null {
   const acc = caps.videoAcceleration;
   if (acc === null) {
     return caps.gpus.length === 0
@@ -199,7 +199,7 @@ function nvencObstacle(target: { width: number; height: number }, encoders: stri
   return null;
 }
 
-function gpuLabel(index: number, caps: TranscodeCapabilities): string {
+export function gpuLabel(index: number, caps: TranscodeCapabilities): string {
   const name = caps.gpus.find((g) => g.index === index)?.name;
   return name === undefined ? `GPU ${index}` : `GPU ${index} (${name})`;
 }

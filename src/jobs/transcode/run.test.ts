@@ -87,9 +87,21 @@ describe('runTranscode', () => {
     expect(calls).toEqual(['fetch', 'upload output.mp4 true', 'discard output.mp4']);
   });
 
-  it('refuses a ladder until the worker can make one, before running anything', async () => {
+  it('runs a ladder: HLS rungs, MP4s remuxed from them, poster and sprite, all stored by relative name', async () => {
     const { rt, calls } = runtime(path.join(ASSETS, 'flower.mp4'), NO_GPU);
-    rt.input = { source: { file: FILE }, ladder: 'auto', formats: ['hls', 'mp4'] } as TranscodeInput;
+    rt.input = { source: { file: FILE }, ladder: [{ height: 240 }, { height: 144 }], formats: ['hls', 'mp4'], segment_duration: 2 } as TranscodeInput;
+    const result = await runTranscode(rt);
+    const stored = calls.filter((c) => c.startsWith('upload ')).map((c) => c.split(' ')[1]!);
+    expect(stored).toEqual(expect.arrayContaining(['hls/master.m3u8', 'hls/v0/index.m3u8', 'hls/v1/index.m3u8', 'hls/v2/index.m3u8', 'hls/v0/init_0.mp4', 'hls/v0/seg_00000.m4s', 'mp4/240p.mp4', 'mp4/144p.mp4', 'poster.jpg', 'thumbnails/sprite.jpg', 'thumbnails/thumbnails.vtt']));
+    expect(result.outputs.map((o) => o.role)).toEqual(['hls-master', 'hls-playlist', 'hls-playlist', 'hls-audio', 'mp4', 'mp4', 'poster', 'sprite', 'thumbnails']);
+    expect(result.outputs.filter((o) => o.role === 'mp4').map((o) => o.rendition?.height)).toEqual([240, 144]);
+    expect(result.execution).toMatchObject({ path: 'cpu', segment_seconds: 2, warnings: [] });
+    expect(result.usage.outputSeconds).toBeGreaterThan(2 * 5);
+  });
+
+  it('refuses what no planner makes yet before fetching anything', async () => {
+    const { rt, calls } = runtime(path.join(ASSETS, 'flower.mp4'), NO_GPU);
+    rt.input = { source: { file: FILE }, ladder: 'auto', crf: 20 } as TranscodeInput;
     await expect(runTranscode(rt)).rejects.toMatchObject({ code: 'unsupported_input' });
     expect(calls).toEqual([]);
   });

@@ -8,6 +8,7 @@ import { JobError } from '../job-error.js';
 import type { JobResult, JobRuntime } from '../job-runtime.js';
 import { assertSupported, planTranscode } from './plan.js';
 import { describeMedia, executionSummary, fetchAndProbe, runAttempts } from './run-steps.js';
+import { runLadder } from './run-ladder.js';
 import type { TranscodeInput } from './spec.js';
 
 /** How far the output's duration may stray from the source's before the output is refused. */
@@ -16,6 +17,8 @@ const DURATION_TOLERANCE_SECONDS = 0.5;
 export async function runTranscode(rt: JobRuntime<TranscodeInput>): Promise<JobResult> {
   assertSupported(rt.input); // before anything is fetched
   const { source, probe } = await fetchAndProbe(rt);
+  if (!probe.video) throw new JobError('no_video_stream', 'the source has no video stream to transcode');
+  if (rt.input.ladder !== undefined) return runLadder(rt, source, probe);
   const output = path.join(rt.workDir, 'output.mp4');
   const plan = planTranscode(rt.input, probe, rt.caps, { input: source, output });
   rt.log('info', `target ${plan.target.width}x${plan.target.height}; paths to try: ${plan.attempts.map((a) => a.path).join(' → ')}`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseBitrate, transcodeInputSchema, unsupportedFeatures } from './spec.js';
+import { outputFormats, parseBitrate, segmentSeconds, transcodeInputSchema, unsupportedFeatures } from './spec.js';
 
 const FILE = 'file_01hzy3k8m9x2v7q4w5e6r7t8y9';
 
@@ -16,10 +16,50 @@ describe('transcode input schema', () => {
     expect(transcodeInputSchema.parse(input)).toEqual(input);
   });
 
-  it("accepts DESIGN.md's smallest ladder input, and names what the worker can't do yet", () => {
+  it("accepts DESIGN.md's smallest ladder input, and nothing in it is unsupported", () => {
     const input = transcodeInputSchema.parse({ source: { file: FILE }, ladder: 'auto', formats: ['hls', 'mp4'] });
-    expect(unsupportedFeatures(input)).toEqual(['ladder', 'hls']);
+    expect(unsupportedFeatures(input)).toEqual([]);
     expect(unsupportedFeatures(transcodeInputSchema.parse({ source: { file: FILE }, height: 720, formats: ['mp4'] }))).toEqual([]);
+  });
+
+  it('applies format and segment defaults outside the schema, so the parsed input is what was sent', () => {
+    const ladder = transcodeInputSchema.parse({ source: { file: FILE }, ladder: 'auto' });
+    expect(ladder).toEqual({ source: { file: FILE }, ladder: 'auto' });
+    expect([outputFormats(ladder), segmentSeconds(ladder)]).toEqual([['hls'], 4]);
+    expect(outputFormats(transcodeInputSchema.parse({ source: { file: FILE }, height: 720 }))).toEqual(['mp4']);
+    expect(segmentSeconds(transcodeInputSchema.parse({ source: { file: FILE }, ladder: 'auto', segment_duration: 2 }))).toBe(2);
+  });
+
+  it('takes HEVC and AV1 ladders, segment durations of 1 to 10 s and EBU R128 loudness', () => {
+    const input = {
+      source: { file: FILE }, ladder: [{ height: 2160, codec: 'hevc' }, { height: 1080, codec: 'av1' }], codec: 'h264',
+      segment_duration: 10, audio: { bitrate: '160k', loudness: 'ebu-r128' },
+    };
+    expect(transcodeInputSchema.parse(input)).toEqual(input);
+    const ladder = { source: { file: FILE }, ladder: 'auto' };
+    expect(problems({ ...ladder, segment_duration: 11 })).toEqual(['segment_duration: segment_duration must be between 1 and 10 seconds']);
+    expect(problems({ ...ladder, segment_duration: 2.5 })).toEqual(['segment_duration: segment_duration must be a whole number of seconds']);
+    expect(problems({ ...ladder, codec: 'vp9' })).toEqual(['codec: codec must be "h264", "hevc" or "av1"']);
+    expect(problems({ ...ladder, audio: { loudness: 'atsc' } })).toEqual([
+      'audio.loudness: audio.loudness must be "ebu-r128" (EBU R128: -23 LUFS, true peak -1 dBTP)',
+    ]);
+    expect(problems({ source: { file: FILE }, height: 720, segment_duration: 4 })).toEqual([
+      'segment_duration: segment_duration applies to HLS ladders: give it with "ladder"',
+    ]);
+  });
+
+  it('names the valid combinations no planner makes yet', () => {
+    const named = (input: unknown) => unsupportedFeatures(transcodeInputSchema.parse(input));
+    expect(named({ source: { file: FILE }, height: 720, formats: ['hls'] })).toEqual([
+      'hls without a ladder (give "ladder": [{"height": …}] for one HLS rendition)',
+    ]);
+    expect(named({ source: { file: FILE }, height: 720, audio: { loudness: 'ebu-r128' } })).toEqual([
+      'audio.loudness with "height" (it applies to ladders so far)',
+    ]);
+    expect(named({ source: { file: FILE }, ladder: 'auto', crf: 20, formats: ['mp4'] })).toEqual([
+      'crf with a ladder (give "bitrate" per rung)', 'a ladder without "hls" in formats',
+    ]);
+    expect(named({ source: { file: FILE }, ladder: 'auto', video_bitrate: '3M' })).toEqual(['video_bitrate with a ladder (give "bitrate" per rung)']);
   });
 
   it('accepts every optional field', () => {
@@ -76,7 +116,9 @@ describe('transcode input schema', () => {
 
   it('rejects bad optional values with readable messages', () => {
     const base = { source: { file: FILE }, height: 720 };
-    expect(problems({ ...base, codec: 'hevc' })).toEqual(['codec: codec must be "h264" (the only codec supported so far)']);
+    expect(problems({ ...base, codec: 'hevc' })).toEqual([
+      'codec: with "height" (one MP4 rendition) codec must be "h264"; "hevc" and "av1" are made for ladders only so far',
+    ]);
     expect(problems({ ...base, crf: 52 })).toEqual(['crf: crf must be between 0 and 51']);
     expect(problems({ ...base, preset: 'turbo' })[0]).toMatch(/^preset: preset must be one of ultrafast, .*veryslow/);
     expect(problems({ ...base, video_bitrate: '2500' })).toEqual([

@@ -35,8 +35,13 @@ const heightSchema = z
   .max(4320, { error: 'height must be at most 4320 (8K)' })
   .refine((h) => h % 2 === 0, { error: 'height must be even (4:2:0 video needs even dimensions)' });
 
-// Only H.264 today; hevc/av1 join when 8K output (beyond NVENC H.264's 4096 px) is built.
-const videoCodecSchema = z.enum(['h264'], { error: 'codec must be "h264" (the only codec supported so far)' });
+/** Video codecs a ladder rung can have. HEVC and AV1 also carry 8K, beyond NVENC H.264's 4096 px. */
+export const VIDEO_CODECS = ['h264', 'hevc', 'av1'] as const;
+export type VideoCodec = (typeof VIDEO_CODECS)[number];
+const videoCodecSchema = z.enum(VIDEO_CODECS, { error: 'codec must be "h264", "hevc" or "av1"' });
+
+/** HLS segment length when the input gives none: Apple's recommended 6 s is tuned for live; 4 s starts VOD sooner. */
+export const DEFAULT_SEGMENT_SECONDS = 4;
 
 const sourceSchema = z.strictObject(
   {
@@ -64,7 +69,7 @@ export const transcodeInputSchema = z
     source: sourceSchema,
     /** One MP4 rendition at this height (never upscaled). */
     height: heightSchema.optional(),
-    /** Several renditions: "auto" derives them from the source. Not built yet (see unsupportedFeatures). */
+    /** Several renditions: "auto" derives them from the source (ladder.ts), packaged as HLS with fMP4 segments. */
     ladder: z
       .union([z.literal('auto'), z.array(ladderRungSchema).min(1).max(10)], {
         error: 'ladder must be "auto" or a list of 1 to 10 {height, bitrate?, codec?}',
@@ -74,8 +79,16 @@ export const transcodeInputSchema = z
       .array(z.enum(['hls', 'mp4'], { error: 'formats may contain "hls" and "mp4"' }))
       .min(1, { error: 'formats must not be empty' })
       .refine((f) => new Set(f).size === f.length, { error: 'formats must not repeat a format' })
-      .optional(),
+      .optional(), // default: outputFormats()
+    /** Every rung without its own codec; "hevc" and "av1" need a ladder (see the refinement below). */
     codec: videoCodecSchema.optional(),
+    /** HLS segment length in whole seconds (default DEFAULT_SEGMENT_SECONDS); keyframes are placed on it. */
+    segment_duration: z
+      .number({ error: 'segment_duration must be a number of seconds' })
+      .int({ error: 'segment_duration must be a whole number of seconds' })
+      .min(1, { error: 'segment_duration must be between 1 and 10 seconds' })
+      .max(10, { error: 'segment_duration must be between 1 and 10 seconds' })
+      .optional(),
     /** Target average video bitrate; without it the encoder runs constant quality (crf). */
     video_bitrate: bitrateSchema('video_bitrate').optional(),
     crf: z
@@ -85,7 +98,13 @@ export const transcodeInputSchema = z
       .max(51, { error: 'crf must be between 0 and 51' })
       .optional(),
     preset: z.enum(X264_PRESETS, { error: `preset must be one of ${X264_PRESETS.join(', ')}` }).optional(),
-    audio: z.strictObject({ bitrate: bitrateSchema('audio.bitrate').optional() }).optional(),
+    audio: z
+      .strictObject({
+        bitrate: bitrateSchema('audio.bitrate').optional(),
+        /** EBU R128 loudness normalisation: -23 LUFS integrated, true peak at most -1 dBTP. */
+        loudness: z.literal('ebu-r128', { error: 'audio.loudness must be "ebu-r128" (EBU R128: -23 LUFS, true peak -1 dBTP)' }).optional(),
+      })
+      .optional(),
     timeout_seconds: z
       .number({ error: 'timeout_seconds must be a number' })
       .int({ error: 'timeout_seconds must be a whole number' })
@@ -103,17 +122,47 @@ export const transcodeInputSchema = z
   })
   .refine((i) => i.crf === undefined || i.video_bitrate === undefined, {
     error: 'give either "crf" (constant quality) or "video_bitrate", not both',
+  })
+  // The single MP4 path (plan.ts, run.ts's output check) makes H.264 only; rejected at submit as
+  // before rather than accepted and failed later.
+  .refine((i) => i.height === undefined || i.codec === undefined || i.codec === 'h264', {
+    path: ['codec'],
+    error: 'with "height" (one MP4 rendition) codec must be "h264"; "hevc" and "av1" are made for ladders only so far',
+  })
+  .refine((i) => i.segment_duration === undefined || i.ladder !== undefined, {
+    path: ['segment_duration'],
+    error: 'segment_duration applies to HLS ladders: give it with "ladder"',
   });
 
 export type TranscodeInput = z.output<typeof transcodeInputSchema>;
 
 /**
- * What a valid input asks for that this worker cannot produce yet (today: one MP4 rendition).
- * The job fails with these names instead of silently doing less.
+ * The formats to make. Defaults are applied here rather than by the schema, so that a parsed
+ * input stays exactly what the client sent: a ladder is for adaptive streaming, so HLS; a single
+ * rendition is one MP4.
+ */
+export function outputFormats(spec: TranscodeInput): ('hls' | 'mp4')[] {
+  return spec.formats ?? (spec.ladder !== undefined ? ['hls'] : ['mp4']);
+}
+
+export function segmentSeconds(spec: TranscodeInput): number {
+  return spec.segment_duration ?? DEFAULT_SEGMENT_SECONDS;
+}
+
+/**
+ * Valid combinations that no planner makes yet. The job fails with these names instead of
+ * silently doing less. (A ladder's "mp4" format is left to the runner: see ladder.ts.)
  */
 export function unsupportedFeatures(spec: TranscodeInput): string[] {
   const missing: string[] = [];
-  if (spec.ladder !== undefined) missing.push('ladder');
-  if (spec.formats?.includes('hls')) missing.push('hls');
+  if (spec.ladder === undefined) {
+    if (spec.formats?.includes('hls')) missing.push('hls without a ladder (give "ladder": [{"height": …}] for one HLS rendition)');
+    if (spec.audio?.loudness !== undefined) missing.push('audio.loudness with "height" (it applies to ladders so far)');
+    return missing;
+  }
+  // Ladder rungs are capped bitrates, one per rung; a single quality or bitrate has no place yet.
+  if (spec.crf !== undefined) missing.push('crf with a ladder (give "bitrate" per rung)');
+  if (spec.video_bitrate !== undefined) missing.push('video_bitrate with a ladder (give "bitrate" per rung)');
+  if (!outputFormats(spec).includes('hls')) missing.push('a ladder without "hls" in formats');
   return missing;
 }

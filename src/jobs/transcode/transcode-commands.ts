@@ -35,7 +35,7 @@ export interface CommandSettings {
 // -progress pipe:1 puts key=value progress blocks on stdout, leaving stderr to the log: info level
 // (tagged with its level, for the job log) because -benchmark's CPU-time line, which meters the
 // job, is printed at info.
-const GLOBAL_ARGS = ['-hide_banner', '-nostdin', '-y', '-loglevel', 'level+info', '-benchmark', '-progress', 'pipe:1', '-nostats'];
+export const GLOBAL_ARGS: readonly string[] = ['-hide_banner', '-nostdin', '-y', '-loglevel', 'level+info', '-benchmark', '-progress', 'pipe:1', '-nostats'];
 
 export function buildCommand(path: TranscodePath, s: CommandSettings): string[] {
   return [
@@ -61,7 +61,7 @@ function requireGpu(path: TranscodePath, s: CommandSettings): number {
   return s.gpuIndex;
 }
 
-function cudaDecodeArgs(gpu: number): string[] {
+export function cudaDecodeArgs(gpu: number): string[] {
   // Frames stay in GPU memory after NVDEC, so scale_cuda reads them without a copy.
   return ['-hwaccel', 'cuda', '-hwaccel_device', String(gpu), '-hwaccel_output_format', 'cuda'];
 }
@@ -97,7 +97,8 @@ function videoFilter(path: TranscodePath, s: CommandSettings): string {
   }
 }
 
-function kbps(bitsPerSecond: number): string {
+/** ffmpeg's bitrate notation in whole kbit/s: 2_800_000 → "2800k". */
+export function kbps(bitsPerSecond: number): string {
   return `${Math.round(bitsPerSecond / 1000)}k`;
 }
 
