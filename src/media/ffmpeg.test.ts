@@ -51,6 +51,15 @@ describe('splitArgv', () => {
 });
 
 describe('runFfmpeg', () => {
+  it('passes every token whole, spaces and all', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'malan-ffmpeg-space-'));
+    const out = path.join(dir, 'titled.mp4');
+    await runFfmpeg(['-hide_banner', '-nostdin', '-y', '-f', 'lavfi', '-i', 'testsrc2=s=160x120:d=0.2', '-metadata', 'title=two words', '-c:v', 'libx264', out]);
+    const title = execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'format_tags=title', '-of', 'csv=p=0', out], { encoding: 'utf8' }).trim();
+    expect(title).toBe('two words');
+    await rm(dir, { recursive: true, force: true });
+  });
+
   it('runs a command with two inputs, each with its own options', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'malan-ffmpeg-two-'));
     const out = path.join(dir, 'muxed.mp4');

@@ -65,8 +65,10 @@ export function runFfmpeg(args: readonly string[], opts: FfmpegRunOptions = {}):
   return new Promise((resolve, reject) => {
     if (opts.signal?.aborted) return reject(new FfmpegError('aborted before start', [], true));
     const command = ffmpeg({ stdoutLines: 20 }); // fluent-ffmpeg keeps this many lines; 0 would mean all of them
-    for (const { options, input } of parts.inputs) command.input(input).inputOptions(options);
-    command.outputOptions(parts.outputOptions).output(parts.output);
+    // Options go in as separate arguments: given one array, fluent-ffmpeg splits any element with
+    // exactly one space into two ("v:0 v:1" would become two tokens and the second an output).
+    for (const { options, input } of parts.inputs) command.input(input).inputOptions(...asArguments(options));
+    command.outputOptions(...asArguments(parts.outputOptions)).output(parts.output);
     if (opts.ffmpegPath) command.setFfmpegPath(opts.ffmpegPath);
     let killTimer: NodeJS.Timeout | undefined;
     const onAbort = () => {
@@ -111,6 +113,12 @@ export function runFfmpeg(args: readonly string[], opts: FfmpegRunOptions = {}):
     });
     command.run();
   });
+}
+
+/** fluent-ffmpeg only keeps tokens whole when given two or more arguments. */
+function asArguments(tokens: string[]): string[] {
+  if (tokens.length === 1 && tokens[0]!.includes(' ')) throw new Error(`an ffmpeg option cannot stand alone with a space in it: ${tokens[0]}`);
+  return tokens;
 }
 
 function firstLine(s: string): string {

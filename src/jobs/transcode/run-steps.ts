@@ -10,6 +10,9 @@ import type { JobRuntime } from '../job-runtime.js';
 import type { PlannedCommand } from './plan.js';
 import type { TranscodeInput } from './spec.js';
 
+/** Above 8K's 7680 px with room for DCI and stitched panoramas; beyond it a header is lying or hostile. */
+export const MAX_SOURCE_DIMENSION = 8192;
+
 export async function fetchAndProbe(rt: JobRuntime<TranscodeInput>): Promise<{ source: string; probe: MediaProbe }> {
   const source = path.join(rt.workDir, 'source');
   const fetched = await rt.transfer.fetchInput(rt.input.source.file, source, rt.signal);
@@ -18,6 +21,13 @@ export async function fetchAndProbe(rt: JobRuntime<TranscodeInput>): Promise<{ s
   try {
     const probe = await rt.media.probeMedia(source, { signal: rt.signal });
     rt.log('info', `source: ${describeMedia(probe)}`);
+    const v = probe.video;
+    // A header can declare any size: refuse before a decoder allocates frames for it.
+    if (v && (v.width > MAX_SOURCE_DIMENSION || v.height > MAX_SOURCE_DIMENSION)) {
+      throw new JobError('unsupported_input', `the source declares ${v.width}x${v.height} pixels; this farm transcodes sources up to ${MAX_SOURCE_DIMENSION} pixels on a side (8K is 7680x4320)`);
+    }
+    if (v && v.codec === 'unknown') throw new JobError('unsupported_input', "the source's video codec is not one this farm's ffmpeg can decode");
+    if (v && (v.width < 2 || v.height < 2)) throw new JobError('media_unreadable', `the source declares an unusable size ${v.width}x${v.height}`);
     return { source, probe };
   } catch (err) {
     if (rt.signal.aborted) throw err;
