@@ -64,6 +64,10 @@ describe('runFfmpeg', () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'malan-ffmpeg-two-'));
     const out = path.join(dir, 'muxed.mp4');
     await runFfmpeg(['-hide_banner', '-nostdin', '-y', '-f', 'lavfi', '-i', 'testsrc2=s=160x120:d=1', '-f', 'lavfi', '-i', 'sine=d=1', '-map', '0:v', '-map', '1:a', '-c:v', 'libx264', '-c:a', 'aac', out]);
+    // An input with no options of its own, and an output with none.
+    const copy = path.join(dir, 'copy.mp4');
+    await runFfmpeg(['-y', '-i', out, '-i', out, copy]);
+    expect(execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_type', '-of', 'csv=p=0', copy], { encoding: 'utf8' }).trim().split('\n')).toEqual(['video', 'audio']);
     const streams = execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_type', '-of', 'csv=p=0', out], { encoding: 'utf8' }).trim().split('\n');
     expect(streams).toEqual(['video', 'audio']);
     await rm(dir, { recursive: true, force: true });

@@ -67,8 +67,13 @@ export function runFfmpeg(args: readonly string[], opts: FfmpegRunOptions = {}):
     const command = ffmpeg({ stdoutLines: 20 }); // fluent-ffmpeg keeps this many lines; 0 would mean all of them
     // Options go in as separate arguments: given one array, fluent-ffmpeg splits any element with
     // exactly one space into two ("v:0 v:1" would become two tokens and the second an output).
-    for (const { options, input } of parts.inputs) command.input(input).inputOptions(...asArguments(options));
-    command.outputOptions(...asArguments(parts.outputOptions)).output(parts.output);
+    // (and called with none at all, it adds the option "undefined").
+    for (const { options, input } of parts.inputs) {
+      command.input(input);
+      if (options.length) command.inputOptions(...asArguments(options));
+    }
+    if (parts.outputOptions.length) command.outputOptions(...asArguments(parts.outputOptions));
+    command.output(parts.output);
     if (opts.ffmpegPath) command.setFfmpegPath(opts.ffmpegPath);
     let killTimer: NodeJS.Timeout | undefined;
     const onAbort = () => {

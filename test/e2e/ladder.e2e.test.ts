@@ -33,7 +33,7 @@ const keyframes = (file: string) =>
 
 describe('an ABR ladder job', () => {
   it('packages the smallest ladder input as HLS and MP4 that players can use', async () => {
-    const source = path.join(ASSETS, 'video/smpte-2997.mp4'); // 1080p, 10 s, 29.97 fps
+    const source = path.join(ASSETS, 'video/smpte-2997.mp4'); // 1080p, 10 s, 25 fps (the 29.97 is the burned-in timecode)
     const file = (await api.upload(readFileSync(source), 'video/mp4', 'bars.mp4')).body.id;
     const submitted = await api.post('/v1/jobs', { kind: 'transcode', input: { source: { file }, ladder: 'auto', formats: ['hls', 'mp4'] } });
     expect(submitted.status).toBe(201);

@@ -5,7 +5,7 @@
  * with its WebVTT track are made, and everything is stored under the job by relative name.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { contentTypeFor } from '../../media/content-types.js';
@@ -18,6 +18,8 @@ import { planLadder, type LadderPlan, type Rung } from './ladder.js';
 import { executionSummary, runAttempts } from './run-steps.js';
 import { outputFormats, type TranscodeInput } from './spec.js';
 import { makeThumbnails } from './run-thumbnails.js';
+import { measureQuality } from './quality.js';
+import { outputFrameRate } from './plan.js';
 import { GLOBAL_ARGS } from './transcode-commands.js';
 
 const DURATION_TOLERANCE_SECONDS = 0.5;
@@ -49,6 +51,22 @@ export async function runLadder(rt: JobRuntime<TranscodeInput>, source: string, 
       outputs.push({ file: '', role: 'mp4', name: `mp4/${rung.name}.mp4`, rendition: rendition(rung) });
     }
     rt.log('info', `progressive MP4s remuxed from the HLS segments: ${plan.rungs.map((r) => `${r.name}.mp4`).join(', ')}`);
+  }
+  rt.progress(0.88);
+  if (rt.input.quality_report === true) {
+    const report = await measureQuality(
+      async (args, onLog) => {
+        cpuSeconds += (await rt.media.runFfmpeg(args, { signal: rt.signal, killGraceMs: rt.killGraceMs, onLog })).cpuSeconds;
+      },
+      plan.rungs.map((r, i) => ({ name: r.name, file: assembled.video[i]!, width: r.width, height: r.height, frameRate: outputFrameRate(probe.video!.frameRate) })),
+      source,
+      probe.video!.index,
+    );
+    await mkdir(path.join(rt.workDir, 'out/quality'), { recursive: true });
+    // PSNR of identical pictures is infinite, which JSON cannot hold: written as "inf", as ffmpeg prints it.
+    await writeFile(path.join(rt.workDir, 'out/quality/report.json'), JSON.stringify(report, (_k, v: unknown) => (v === Infinity ? 'inf' : v), 2));
+    outputs.push({ file: '', role: 'quality-report', name: 'quality/report.json' });
+    rt.log('info', `quality: ${report.renditions.map((r) => `${r.name} SSIM ${r.ssim.all.toFixed(4)} PSNR ${r.psnr.average.toFixed(2)} dB`).join(' | ')}`);
   }
   rt.progress(0.9);
   const thumbs = await makeThumbnails(rt, source, probe, path.join(rt.workDir, 'out'));

@@ -3,7 +3,7 @@
  * fallback ladder is exercised for real: the step down must be logged, kept on the job, and the
  * CPU output verified. The transfer door is a strict local fake (files copied, calls recorded).
  */
-import { copyFileSync, mkdtempSync, statSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -89,11 +89,17 @@ describe('runTranscode', () => {
 
   it('runs a ladder: HLS rungs, MP4s remuxed from them, poster and sprite, all stored by relative name', async () => {
     const { rt, calls } = runtime(path.join(ASSETS, 'flower.mp4'), NO_GPU);
-    rt.input = { source: { file: FILE }, ladder: [{ height: 240 }, { height: 144 }], formats: ['hls', 'mp4'], segment_duration: 2 } as TranscodeInput;
+    rt.input = { source: { file: FILE }, ladder: [{ height: 240 }, { height: 144 }], formats: ['hls', 'mp4'], segment_duration: 2, quality_report: true } as TranscodeInput;
     const result = await runTranscode(rt);
     const stored = calls.filter((c) => c.startsWith('upload ')).map((c) => c.split(' ')[1]!);
-    expect(stored).toEqual(expect.arrayContaining(['hls/master.m3u8', 'hls/v0/index.m3u8', 'hls/v1/index.m3u8', 'hls/v2/index.m3u8', 'hls/v0/init_0.mp4', 'hls/v0/seg_00000.m4s', 'mp4/240p.mp4', 'mp4/144p.mp4', 'poster.jpg', 'thumbnails/sprite.jpg', 'thumbnails/thumbnails.vtt']));
-    expect(result.outputs.map((o) => o.role)).toEqual(['hls-master', 'hls-playlist', 'hls-playlist', 'hls-audio', 'mp4', 'mp4', 'poster', 'sprite', 'thumbnails']);
+    expect(stored).toEqual(expect.arrayContaining(['quality/report.json', 'hls/master.m3u8', 'hls/v0/index.m3u8', 'hls/v1/index.m3u8', 'hls/v2/index.m3u8', 'hls/v0/init_0.mp4', 'hls/v0/seg_00000.m4s', 'mp4/240p.mp4', 'mp4/144p.mp4', 'poster.jpg', 'thumbnails/sprite.jpg', 'thumbnails/thumbnails.vtt']));
+    expect(result.outputs.map((o) => o.role)).toEqual(['hls-master', 'hls-playlist', 'hls-playlist', 'hls-audio', 'mp4', 'mp4', 'quality-report', 'poster', 'sprite', 'thumbnails']);
+    const report = JSON.parse(readFileSync(path.join(rt.workDir, 'out/quality/report.json'), 'utf8'));
+    expect(report.renditions.map((r: { name: string }) => r.name)).toEqual(['240p', '144p']);
+    for (const r of report.renditions) {
+      expect(r.ssim.all).toBeGreaterThan(0.8);
+      expect(r.psnr.average).toBeGreaterThan(25);
+    }
     expect(result.outputs.filter((o) => o.role === 'mp4').map((o) => o.rendition?.height)).toEqual([240, 144]);
     expect(result.execution).toMatchObject({ path: 'cpu', segment_seconds: 2, warnings: [] });
     expect(result.usage.outputSeconds).toBeGreaterThan(2 * 5);
