@@ -38,10 +38,12 @@ it('refuses a bad or expired signature, another job, and bad names', async () =>
   expect((await put(`${uploadUrl.replace(jobId, 'job_00000000000000000000000000')}&name=x.mp4&attempt=1`, 'x')).status).toBe(403);
   const expired = h.farm.ctx.signer.sign('PUT', `/internal/jobs/${jobId}/outputs`, -10);
   expect((await put(`${expired}&name=x.mp4&attempt=1`, 'x')).status).toBe(403);
-  for (const name of ['../escape', '', '.hidden', 'a/b']) {
+  for (const name of ['../escape', 'hls/../../escape', '/abs.mp4', 'a//b.mp4', 'hls/.hidden', '', '.hidden', 'a/b/c/d/e/f/g.mp4']) {
     expect((await put(`${uploadUrl}&name=${encodeURIComponent(name)}&attempt=1`, 'x')).status, name).toBe(400);
   }
   expect((await put(`${uploadUrl}&name=x.mp4&attempt=0`, 'x')).status).toBe(400);
+  // Relative paths are how a ladder's files find each other.
+  expect((await put(`${uploadUrl}&name=${encodeURIComponent('hls/v0/seg_00000.m4s')}&attempt=1`, 'segment')).status).toBe(201);
 });
 
 it('discards an output that failed verification: the record and the bytes', async () => {
