@@ -69,7 +69,7 @@ export async function runLadder(rt: JobRuntime<TranscodeInput>, source: string, 
     rt.log('info', `quality: ${report.renditions.map((r) => `${r.name} SSIM ${r.ssim.all.toFixed(4)} PSNR ${r.psnr.average.toFixed(2)} dB`).join(' | ')}`);
   }
   rt.progress(0.9);
-  const thumbs = await makeThumbnails(rt, source, probe, path.join(rt.workDir, 'out'));
+  const thumbs = rt.input.thumbnails === false ? { outputs: [], warnings: [], cpuSeconds: 0 } : await makeThumbnails(rt, source, probe, path.join(rt.workDir, 'out'));
   cpuSeconds += thumbs.cpuSeconds;
   outputs.push(...thumbs.outputs);
   rt.progress(0.93);

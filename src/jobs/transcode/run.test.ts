@@ -105,6 +105,14 @@ describe('runTranscode', () => {
     expect(result.usage.outputSeconds).toBeGreaterThan(2 * 5);
   });
 
+  it('leaves the poster and sprite out when asked', async () => {
+    const { rt, calls } = runtime(path.join(ASSETS, 'bug_video_640.mp4'), NO_GPU);
+    rt.input = { source: { file: FILE }, ladder: [{ height: 144 }], thumbnails: false } as TranscodeInput;
+    const result = await runTranscode(rt);
+    expect(result.outputs.map((o) => o.role)).toEqual(['hls-master', 'hls-playlist']);
+    expect(calls.some((c) => c.includes('poster') || c.includes('thumbnails/'))).toBe(false);
+  });
+
   it('refuses what no planner makes yet before fetching anything', async () => {
     const { rt, calls } = runtime(path.join(ASSETS, 'flower.mp4'), NO_GPU);
     rt.input = { source: { file: FILE }, ladder: 'auto', crf: 20 } as TranscodeInput;

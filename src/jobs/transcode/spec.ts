@@ -107,6 +107,8 @@ export const transcodeInputSchema = z
       .optional(),
     /** SSIM and PSNR of each rendition against the source (quality.ts); absent means false. Ladders only so far. */
     quality_report: z.boolean({ error: 'quality_report must be true or false' }).optional(),
+    /** A poster and a thumbnail sprite with its WebVTT track; absent means true. Ladders only so far. */
+    thumbnails: z.boolean({ error: 'thumbnails must be true or false' }).optional(),
     timeout_seconds: z
       .number({ error: 'timeout_seconds must be a number' })
       .int({ error: 'timeout_seconds must be a whole number' })
@@ -161,6 +163,7 @@ export function unsupportedFeatures(spec: TranscodeInput): string[] {
     if (spec.formats?.includes('hls')) missing.push('hls without a ladder (give "ladder": [{"height": …}] for one HLS rendition)');
     if (spec.audio?.loudness !== undefined) missing.push('audio.loudness with "height" (it applies to ladders so far)');
     if (spec.quality_report === true) missing.push('quality_report with "height" (it applies to ladders so far)');
+    if (spec.thumbnails === true) missing.push('thumbnails with "height" (they come with ladders so far)');
     return missing;
   }
   // Ladder rungs are capped bitrates, one per rung; a single quality or bitrate has no place yet.
