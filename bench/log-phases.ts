@@ -39,7 +39,7 @@ export function logPhases(text: string, startedAt: number, completedAt: number):
   const iFetched = at((m) => m.startsWith('fetched the source') || m.startsWith('reading the source in place'));
   const iProbed = at((m) => m.startsWith('source: '));
   const iPath = at((m) => /^path [a-z-]+: /.test(m));
-  const iStored = at((m) => m.startsWith('stored the output'));
+  const iStored = at((m) => m.startsWith('stored the output') || /^stored \d+ files/.test(m));
   if ([iStart, iFetched, iProbed, iPath, iStored].some((i) => i < 0) || iStored <= iPath + 1) return null;
   const t = (i: number) => lines[i]!.t;
   const ffmpegEnd = t(iStored - 1);

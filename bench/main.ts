@@ -24,16 +24,21 @@ import { round, sleep } from './measure.js';
 import { removePrefix } from './redis-keys.js';
 import { renderTable, summarizeTranscode, TARGETS, type BenchResults } from './report.js';
 import { apiSubmission, bareSubmission } from './submission.js';
-import { bareCommand, makeClip, runBare, runFarm, type BareRun, type ClipSpec, type FarmRun } from './transcode.js';
+import { bareCommand, bareLadderCommand, makeClip, runBare, runFarm, type BareRun, type ClipSpec, type FarmRun } from './transcode.js';
 
 const PROFILES = {
   full: { submitN: 2000, submitWarmup: 100, concurrency: 16, dispatchN: 50, dispatchWarmup: 5, transcodeReps: 3, transcodeWarmup: 1 },
   quick: { submitN: 200, submitWarmup: 10, concurrency: 16, dispatchN: 10, dispatchWarmup: 2, transcodeReps: 1, transcodeWarmup: 0 },
 };
-/** A typical rendition of a 10 s master, and a small job where the farm's fixed per-job costs show. */
-const CASES: Array<{ clip: ClipSpec; height: number }> = [
+/**
+ * A typical rendition of a 10 s master, a small job where the farm's fixed per-job costs show, and
+ * a 3-rung HLS ladder (the farm's own extras — poster and sprite — off, so both sides do the same work).
+ */
+const LADDER = { ladder: [{ height: 720 }, { height: 480 }, { height: 360 }], formats: ['hls'], segment_duration: 4, thumbnails: false };
+const CASES: Array<{ clip: ClipSpec; height: number; ladder?: boolean }> = [
   { clip: { seconds: 10, width: 1920, height: 1080, fps: 30, audio: true }, height: 720 },
   { clip: { seconds: 10, width: 1280, height: 720, fps: 30, audio: true }, height: 240 },
+  { clip: { seconds: 10, width: 1920, height: 1080, fps: 30, audio: true }, height: 720, ladder: true },
 ];
 /** The dispatch and submission jobs: a transcode of a tiny clip, so a job costs the worker little. */
 const TINY: ClipSpec = { seconds: 0.5, width: 160, height: 90, fps: 30, audio: false };
@@ -113,7 +118,8 @@ async function run(): Promise<BenchResults> {
     CASES.map(async (c, i) => {
       const file = path.join(tmp, `clip-${i}.mp4`);
       await makeClip(ffmpegPath, file, c.clip);
-      return { ...c, file, command: await bareCommand(file, tmp, c.height) };
+      const outDir = path.join(tmp, `bare-${i}`);
+      return { ...c, file, command: c.ladder ? await bareLadderCommand(file, outDir, LADDER) : await bareCommand(file, tmp, c.height) };
     }),
   );
 
@@ -137,18 +143,19 @@ async function run(): Promise<BenchResults> {
 
   const transcode = [];
   for (const [n, c] of clips.entries()) {
-    say(`transcode ${c.clip.height}p→${c.height}p: ${profile.transcodeReps}× bare ffmpeg and ${profile.transcodeReps}× through the farm, interleaved`);
+    say(`transcode ${c.clip.height}p→${c.ladder ? 'ladder' : `${c.height}p`}: ${profile.transcodeReps}× bare ffmpeg and ${profile.transcodeReps}× through the farm, interleaved`);
     const clipId = await upload(c.file);
     const bareRuns: BareRun[] = [];
     const farmRuns: FarmRun[] = [];
     for (let i = 0; i < profile.transcodeWarmup + profile.transcodeReps; i++) {
       const bare = await runBare(ffmpegPath, c.command.args);
-      const viaFarm = await runFarm({ api, baseUrl: farm.baseUrl, key, fileId: clipId, height: c.height, tag: `${tag}-t${n}-${i}` });
+      const input = c.ladder ? { source: { file: clipId }, ...LADDER } : { source: { file: clipId }, height: c.height };
+      const viaFarm = await runFarm({ api, baseUrl: farm.baseUrl, key, input, tag: `${tag}-t${n}-${i}` });
       if (i < profile.transcodeWarmup) continue;
       bareRuns.push(bare);
       farmRuns.push(viaFarm);
     }
-    transcode.push(summarizeTranscode({ clip: { ...c.clip, bytes: statSync(c.file).size }, height: c.height, command: c.command, bareRuns, farmRuns }));
+    transcode.push(summarizeTranscode({ clip: { ...c.clip, bytes: statSync(c.file).size }, height: c.height, ladder: c.ladder ? LADDER.ladder.map((r) => r.height) : null, command: c.command, bareRuns, farmRuns }));
   }
 
   say('submission: stopping the worker so that nothing competes');
@@ -176,7 +183,7 @@ async function run(): Promise<BenchResults> {
     targets: {
       dispatchP50: { limitMs: TARGETS.dispatchP50Ms, valueMs: farmDispatchResult.latency.p50, met: farmDispatchResult.latency.p50 < TARGETS.dispatchP50Ms },
       transcode: transcode.map((t) => ({
-        case: `${t.clip.seconds} s ${t.clip.height}p→${t.height}p`,
+        case: `${t.clip.seconds} s ${t.clip.height}p→${t.ladder ? `HLS ladder ${t.ladder.join('/')}` : `${t.height}p`}`,
         limitRatio: TARGETS.transcodeRatio,
         worker: t.ratios.worker,
         endToEnd: t.ratios.endToEnd,

@@ -12,6 +12,8 @@ export const TARGETS = { dispatchP50Ms: 10, transcodeRatio: 1.05 } as const;
 export interface TranscodeResults {
   clip: ClipSpec & { bytes: number };
   height: number;
+  /** Rung heights when the case is an HLS ladder. */
+  ladder: number[] | null;
   command: { path: string; reason: string; args: string[] };
   bare: { runs: BareRun[]; medianSeconds: number };
   farm: { runs: FarmRun[]; workerMedianSeconds: number; endToEndMedianSeconds: number; phasesMedian: Phases | null };
@@ -45,12 +47,15 @@ export function summarizeTranscode(args: Omit<TranscodeResults, 'bare' | 'farm' 
   return {
     clip: args.clip,
     height: args.height,
+    ladder: args.ladder,
     command: args.command,
     bare: { runs: args.bareRuns, medianSeconds: bareMedian },
     farm: { runs: args.farmRuns, workerMedianSeconds: workerMedian, endToEndMedianSeconds: e2eMedian, phasesMedian },
     ratios: { worker: round(workerMedian / bareMedian), endToEnd: round(e2eMedian / bareMedian) },
   };
 }
+
+const caseLabel = (t: TranscodeResults) => (t.ladder ? `HLS ladder ${t.ladder.join('/')}` : `${t.height}p`);
 
 const verdict = (met: boolean) => (met ? 'MET' : 'NOT MET');
 
@@ -63,7 +68,7 @@ export function renderTable(r: BenchResults): string {
     ['2 dispatch latency p50, ms', fmt(d.farm.latency.p50, 1), fmt(d.bare.latency.p50, 2), fmt(d.ratioP50, 1), `p50 < ${TARGETS.dispatchP50Ms} ms: ${verdict(r.targets.dispatchP50.met)}`],
     ['  dispatch latency p99, ms', fmt(d.farm.latency.p99, 1), fmt(d.bare.latency.p99, 2), fmt(d.ratioP99, 1), ''],
     ...r.transcode.flatMap((t, i) => [
-      [`${3 + i} transcode ${t.clip.seconds} s ${t.clip.height}p→${t.height}p, worker-side s`, fmt(t.farm.workerMedianSeconds, 3), fmt(t.bare.medianSeconds, 3), fmt(t.ratios.worker, 3), `≤ ${TARGETS.transcodeRatio}: ${verdict(t.ratios.worker <= TARGETS.transcodeRatio)}`],
+      [`${3 + i} transcode ${t.clip.seconds} s ${t.clip.height}p→${caseLabel(t)}, worker-side s`, fmt(t.farm.workerMedianSeconds, 3), fmt(t.bare.medianSeconds, 3), fmt(t.ratios.worker, 3), `≤ ${TARGETS.transcodeRatio}: ${verdict(t.ratios.worker <= TARGETS.transcodeRatio)}`],
       ['  transcode, client end-to-end s', fmt(t.farm.endToEndMedianSeconds, 3), fmt(t.bare.medianSeconds, 3), fmt(t.ratios.endToEnd, 3), `≤ ${TARGETS.transcodeRatio}: ${verdict(t.ratios.endToEnd <= TARGETS.transcodeRatio)}`],
     ]),
   ];
@@ -84,7 +89,7 @@ export function renderTable(r: BenchResults): string {
     `dispatch, farm client side (p50 ms): POST ${fmt(fp.post!.p50, 1)} · POST→running seen ${fmt(fp.runningSeen!.p50, 1)} · POST→succeeded seen ${fmt(fp.doneSeen!.p50, 1)}; attempt-started report: started_at→recorder ${fmt(fp.reportWait!.p50, 1)} · recording ${fmt(fp.reportRecord!.p50, 1)}`,
     ...r.transcode.flatMap((t) => {
       const ph = t.farm.phasesMedian;
-      const label = `transcode ${t.clip.height}p→${t.height}p`;
+      const label = `transcode ${t.clip.height}p→${caseLabel(t)}`;
       return [
         ph
           ? `${label}, farm worker phases (median s): setup ${ph.setup} · download ${ph.download} · probe ${ph.probe} · plan ${ph.plan} · ffmpeg ${ph.ffmpeg} · verify+upload ${ph.verifyUpload} · finish ${ph.finish}`

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { ApiClient } from '../test/helpers/api-client.js';
 import { planTranscode } from '../src/jobs/transcode/plan.js';
+import { planLadder } from '../src/jobs/transcode/ladder.js';
 import { transcodeInputSchema } from '../src/jobs/transcode/spec.js';
 import { probeMedia } from '../src/media/ffmpeg.js';
 import { followJob } from './follow-job.js';
@@ -35,6 +36,15 @@ export async function makeClip(ffmpegPath: string, file: string, c: ClipSpec): P
   ];
   await promisify(execFile)(ffmpegPath, args);
   return args;
+}
+
+/** The argv the worker's CPU path runs for a ladder on this clip (HLS written under `outDir`). */
+export async function bareLadderCommand(clip: string, outDir: string, input: Record<string, unknown>): Promise<{ args: string[]; path: string; reason: string }> {
+  const probe = await probeMedia(clip);
+  const parsed = transcodeInputSchema.parse({ source: { file: 'file_00000000000000000000000000' }, ...input });
+  const plan = planLadder(parsed, probe, { gpus: [], videoAcceleration: null }, { input: clip, outDir });
+  const first = plan.attempts[0]!;
+  return { args: first.args, path: first.path, reason: first.reason };
 }
 
 /** The argv the worker's CPU path runs for `{source, height}` on this clip (output in `outDir`). */
@@ -90,9 +100,9 @@ export interface FarmRun {
   phases: Phases | null;
 }
 
-export async function runFarm(opts: { api: ApiClient; baseUrl: string; key: string; fileId: string; height: number; tag: string }): Promise<FarmRun> {
+export async function runFarm(opts: { api: ApiClient; baseUrl: string; key: string; input: Record<string, unknown>; tag: string }): Promise<FarmRun> {
   const t0 = performance.now();
-  const res = await opts.api.post('/v1/jobs', { kind: 'transcode', input: { source: { file: opts.fileId }, height: opts.height } }, { 'idempotency-key': opts.tag });
+  const res = await opts.api.post('/v1/jobs', { kind: 'transcode', input: opts.input }, { 'idempotency-key': opts.tag });
   if (res.status !== 201) throw new Error(`POST /v1/jobs answered ${res.status}: ${JSON.stringify(res.body)}`);
   const id = res.body.id as string;
   const seen = await followJob(opts.baseUrl, opts.key, id, 600_000);

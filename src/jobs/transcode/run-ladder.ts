@@ -32,7 +32,18 @@ export async function runLadder(rt: JobRuntime<TranscodeInput>, source: string, 
   rt.log('info', `ladder: ${plan.rungs.map((r) => `${r.name} ${r.width}x${r.height} ${r.codec} ${Math.round(r.bitsPerSecond / 1000)}k`).join(' | ')}; ${plan.segmentSeconds} s segments; paths to try: ${plan.attempts.map((a) => a.path).join(' → ')}`);
   const outcome = await runAttempts(rt, plan.attempts, plan.outputSeconds, { from: 0.05, to: 0.8 });
 
-  const assembled = await verifyPackaging(rt, hlsDir, plan, probe, outcome.inputErrors);
+  const outRoot = path.join(rt.workDir, 'out');
+  // The HLS tree goes up while it is verified; if verification fails, what went up is discarded.
+  const hlsUpload = uploadTree(rt, outRoot, (name) => name.startsWith('hls/'));
+  hlsUpload.catch(() => undefined); // awaited below
+  let assembled: Awaited<ReturnType<typeof verifyPackaging>>;
+  try {
+    assembled = await verifyPackaging(rt, hlsDir, plan, probe, outcome.inputErrors);
+  } catch (err) {
+    const sent = await hlsUpload.catch(() => new Map<string, string>());
+    for (const name of sent.keys()) await rt.transfer.discard(name, rt.signal).catch(() => undefined);
+    throw err;
+  }
   rt.progress(0.85);
   let cpuSeconds = outcome.cpuSeconds;
   const outputs: Array<ReportedOutput & { name: string }> = [
@@ -74,7 +85,7 @@ export async function runLadder(rt: JobRuntime<TranscodeInput>, source: string, 
   outputs.push(...thumbs.outputs);
   rt.progress(0.93);
 
-  const stored = await uploadTree(rt, path.join(rt.workDir, 'out'));
+  const stored = new Map([...(await hlsUpload), ...(await uploadTree(rt, outRoot, (name) => !name.startsWith('hls/')))]);
   rt.log('info', `stored ${stored.size} files (${outcome.ran.path} path)`);
   const { gpu, execution } = executionSummary(rt, outcome, probe);
   return {
@@ -105,28 +116,31 @@ async function verifyPackaging(rt: JobRuntime<TranscodeInput>, dir: string, plan
   };
   const master = parseMaster(await readFile(path.join(dir, plan.layout.master), 'utf8').catch(() => fail('no master playlist was written')));
   const listed = new Set(master.variants.map((v) => v.uri));
-  const joined: string[] = [];
-  let durationSeconds = 0;
   const entries = [...plan.layout.variants, ...(plan.layout.audio ? [plan.layout.audio] : [])];
-  for (const [i, entry] of entries.entries()) {
-    if (!listed.has(entry.playlist)) fail(`the master does not list ${entry.playlist}`);
-    const media = parseMediaPlaylist(await readFile(path.join(dir, entry.playlist), 'utf8').catch(() => fail(`${entry.playlist} is missing`)));
-    const total = media.segments.reduce((sum, s) => sum + s.duration, 0);
-    if (source.durationSeconds > 0 && Math.abs(total - source.durationSeconds) > DURATION_TOLERANCE_SECONDS) {
-      fail(`${entry.playlist} lasts ${total.toFixed(2)} s, the source ${source.durationSeconds.toFixed(2)} s`);
-    }
-    durationSeconds = Math.max(durationSeconds, total);
-    const parts = [media.map ?? fail(`${entry.playlist} has no init section`), ...media.segments.map((s) => s.uri)].map((u) => path.join(dir, entry.dir, u));
-    const whole = path.join(rt.workDir, `rung-${i}.mp4`);
-    await concatenate(parts, whole).catch((e: Error) => fail(`${entry.playlist} names a segment that is not there (${e.message.replace(rt.workDir, '')})`));
-    joined.push(whole);
-    const rung = plan.rungs[i];
-    if (!rung) continue; // the audio rendition
-    const probe = await rt.media.probeMedia(whole, { signal: rt.signal }).catch((e: Error) => fail(`${entry.playlist} cannot be read back: ${e.message}`));
-    const v = probe.video ?? fail(`${rung.name} has no video`);
-    if (v.height !== rung.height || v.width !== rung.width) fail(`${rung.name} is ${v.width}x${v.height}, planned ${rung.width}x${rung.height}`);
-    if (v.codec !== rung.codec) fail(`${rung.name} is ${v.codec}, planned ${rung.codec}`);
-  }
+  // Renditions are checked side by side: most of an ffprobe is process start-up.
+  const checked = await Promise.all(
+    entries.map(async (entry, i) => {
+      if (!listed.has(entry.playlist)) fail(`the master does not list ${entry.playlist}`);
+      const media = parseMediaPlaylist(await readFile(path.join(dir, entry.playlist), 'utf8').catch(() => fail(`${entry.playlist} is missing`)));
+      const total = media.segments.reduce((sum, s) => sum + s.duration, 0);
+      if (source.durationSeconds > 0 && Math.abs(total - source.durationSeconds) > DURATION_TOLERANCE_SECONDS) {
+        fail(`${entry.playlist} lasts ${total.toFixed(2)} s, the source ${source.durationSeconds.toFixed(2)} s`);
+      }
+      const parts = [media.map ?? fail(`${entry.playlist} has no init section`), ...media.segments.map((s) => s.uri)].map((u) => path.join(dir, entry.dir, u));
+      const whole = path.join(rt.workDir, `rung-${i}.mp4`);
+      await concatenate(parts, whole).catch((e: Error) => fail(`${entry.playlist} names a segment that is not there (${e.message.replace(rt.workDir, '')})`));
+      const rung = plan.rungs[i];
+      if (rung) {
+        const probe = await rt.media.probeMedia(whole, { signal: rt.signal }).catch((e: Error) => fail(`${entry.playlist} cannot be read back: ${e.message}`));
+        const v = probe.video ?? fail(`${rung.name} has no video`);
+        if (v.height !== rung.height || v.width !== rung.width) fail(`${rung.name} is ${v.width}x${v.height}, planned ${rung.width}x${rung.height}`);
+        if (v.codec !== rung.codec) fail(`${rung.name} is ${v.codec}, planned ${rung.codec}`);
+      }
+      return { whole, total };
+    }),
+  );
+  const joined = checked.map((c) => c.whole);
+  const durationSeconds = Math.max(...checked.map((c) => c.total));
   rt.log('info', `verified: master with ${master.variants.length} entries; every segment present; ${durationSeconds.toFixed(2)} s per rendition`);
   return { video: joined.slice(0, plan.rungs.length), audio: plan.layout.audio ? joined[plan.rungs.length]! : null, durationSeconds };
 }
@@ -137,11 +151,12 @@ async function concatenate(parts: string[], dest: string): Promise<void> {
   await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
 }
 
-/** Stores every file under `root` by its relative name, a few at a time; returns name → file id. */
-async function uploadTree(rt: JobRuntime<TranscodeInput>, root: string): Promise<Map<string, string>> {
+/** Stores the files under `root` that `take` names, by relative name, a few at a time; returns name → file id. */
+async function uploadTree(rt: JobRuntime<TranscodeInput>, root: string, take: (name: string) => boolean): Promise<Map<string, string>> {
   const names = (await readdir(root, { recursive: true, withFileTypes: true }))
     .filter((e) => e.isFile())
     .map((e) => path.relative(root, path.join(e.parentPath, e.name)).split(path.sep).join('/'))
+    .filter(take)
     .sort();
   const stored = new Map<string, string>();
   let next = 0;
@@ -149,7 +164,6 @@ async function uploadTree(rt: JobRuntime<TranscodeInput>, root: string): Promise
     while (next < names.length) {
       const name = names[next++]!;
       stored.set(name, await rt.transfer.upload(name, path.join(root, name), contentTypeFor(name), rt.signal));
-      rt.progress(0.93 + (0.06 * stored.size) / names.length);
     }
   };
   await Promise.all(Array.from({ length: Math.min(UPLOADS_AT_ONCE, names.length) }, worker));

@@ -105,6 +105,23 @@ describe('runTranscode', () => {
     expect(result.usage.outputSeconds).toBeGreaterThan(2 * 5);
   });
 
+  it('discards a ladder whose packaging fails verification, everything it had stored', async () => {
+    const lying: MediaDoor = {
+      runFfmpeg,
+      probeMedia: async (file, opts) => {
+        const probe = await probeMedia(file, opts);
+        return /rung-\d\.mp4$/.test(file) && probe.video ? { ...probe, video: { ...probe.video, codec: 'mpeg2video' } } : probe;
+      },
+    };
+    const { rt, calls } = runtime(path.join(ASSETS, 'bug_video_640.mp4'), NO_GPU, lying);
+    rt.input = { source: { file: FILE }, ladder: [{ height: 144 }], thumbnails: false } as TranscodeInput;
+    await expect(runTranscode(rt)).rejects.toMatchObject({ code: 'output_verification_failed', message: expect.stringContaining('144p is mpeg2video, planned h264') });
+    const uploaded = calls.filter((c) => c.startsWith('upload ')).map((c) => c.split(' ')[1]);
+    const discarded = calls.filter((c) => c.startsWith('discard ')).map((c) => c.split(' ')[1]);
+    expect(uploaded.length).toBeGreaterThan(0);
+    expect(discarded.sort()).toEqual(uploaded.sort());
+  });
+
   it('leaves the poster and sprite out when asked', async () => {
     const { rt, calls } = runtime(path.join(ASSETS, 'bug_video_640.mp4'), NO_GPU);
     rt.input = { source: { file: FILE }, ladder: [{ height: 144 }], thumbnails: false } as TranscodeInput;
