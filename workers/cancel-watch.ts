@@ -3,7 +3,8 @@ import type { Redis } from 'ioredis';
 import { channels } from '../src/queue/messages.js';
 
 export class CancelWatch {
-  private readonly running = new Map<string, AbortController>();
+  /** Job id → the controllers of its running work (a split job's pieces can run side by side). */
+  private readonly running = new Map<string, Set<AbortController>>();
 
   constructor(
     private readonly redis: Redis,
@@ -13,7 +14,9 @@ export class CancelWatch {
 
   async start(): Promise<void> {
     await this.subscriber.subscribe(channels.cancel(this.prefix));
-    this.subscriber.on('message', (_channel: string, jobId: string) => this.running.get(jobId)?.abort('canceled'));
+    this.subscriber.on('message', (_channel: string, jobId: string) => {
+      for (const c of this.running.get(jobId) ?? []) c.abort('canceled');
+    });
   }
 
   /** True when the job was canceled before this worker got to it. */
@@ -22,13 +25,18 @@ export class CancelWatch {
   }
 
   track(jobId: string, controller: AbortController): () => void {
-    this.running.set(jobId, controller);
-    return () => this.running.delete(jobId);
+    const set = this.running.get(jobId) ?? new Set<AbortController>();
+    set.add(controller);
+    this.running.set(jobId, set);
+    return () => {
+      set.delete(controller);
+      if (set.size === 0) this.running.delete(jobId);
+    };
   }
 
   /** Aborts every running job (worker shutdown): they end and are retried elsewhere. */
   abortAll(reason: string): void {
-    for (const c of this.running.values()) c.abort(reason);
+    for (const set of this.running.values()) for (const c of set) c.abort(reason);
   }
 
   runningJobs(): string[] {

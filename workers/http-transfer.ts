@@ -10,8 +10,16 @@ import type { TransferDoor } from '../src/jobs/job-runtime.js';
 import { JobError } from '../src/jobs/job-error.js';
 import type { JobPayload } from '../src/queue/messages.js';
 
+async function download(url: string, dest: string, signal: AbortSignal): Promise<number> {
+  const res = await fetch(url, { signal });
+  if (res.status === 404) throw new JobError('source_not_found', 'the file is gone from the farm');
+  if (!res.ok || !res.body) throw new Error(`fetching a file failed: HTTP ${res.status}`);
+  await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(dest), { signal });
+  return (await stat(dest)).size;
+}
+
 export function httpTransfer(job: Pick<JobPayload, 'fileUrls' | 'localFiles' | 'uploadUrl'>, attempt: number, opts: { readLocal: boolean }): TransferDoor {
-  return {
+  const door: TransferDoor = {
     async fetchInput(fileId, dest, signal) {
       const local = opts.readLocal ? job.localFiles?.[fileId] : undefined;
       // Stored files are written once under their id: the same path with the same size is that file.
@@ -22,13 +30,12 @@ export function httpTransfer(job: Pick<JobPayload, 'fileUrls' | 'localFiles' | '
       }
       const url = job.fileUrls[fileId];
       if (!url) throw new JobError('source_not_found', `the job carries no URL for file ${fileId}`);
-      const res = await fetch(url, { signal });
-      if (res.status === 404) throw new JobError('source_not_found', 'the source file is gone from the farm');
-      if (!res.ok || !res.body) throw new Error(`fetching the source failed: HTTP ${res.status}`);
-      await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(dest), { signal });
-      return { bytes: (await stat(dest)).size, via: 'http' };
+      return { bytes: await download(url, dest, signal), via: 'http' };
     },
     async upload(name, source, contentType, signal) {
+      return (await door.share(name, source, contentType, signal)).file;
+    },
+    async share(name, source, contentType, signal) {
       const size = (await stat(source)).size;
       const res = await fetch(`${job.uploadUrl}&name=${encodeURIComponent(name)}&attempt=${attempt}`, {
         method: 'PUT',
@@ -38,11 +45,16 @@ export function httpTransfer(job: Pick<JobPayload, 'fileUrls' | 'localFiles' | '
         signal,
       } as RequestInit);
       if (!res.ok) throw new Error(`storing ${name} failed: HTTP ${res.status} ${await res.text()}`);
-      return ((await res.json()) as { id: string }).id;
+      const stored = (await res.json()) as { id: string; url: string };
+      return { file: stored.id, url: stored.url };
+    },
+    async fetchUrl(url, dest, signal) {
+      return download(url, dest, signal);
     },
     async discard(name, signal) {
       const res = await fetch(`${job.uploadUrl}&name=${encodeURIComponent(name)}&attempt=${attempt}`, { method: 'DELETE', signal });
       if (!res.ok && res.status !== 404) throw new Error(`discarding ${name} failed: HTTP ${res.status}`);
     },
   };
+  return door;
 }

@@ -6,10 +6,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { UnrecoverableError, type Job } from 'bullmq';
+import { UnrecoverableError, WaitingChildrenError, type Job, type Queue } from 'bullmq';
 import type { WorkerCapabilities } from '../src/capabilities/worker-capabilities.js';
 import { JobError, type JobErrorCode } from '../src/jobs/job-error.js';
-import type { MediaDoor } from '../src/jobs/job-runtime.js';
+import type { FlowDoor, MediaDoor } from '../src/jobs/job-runtime.js';
 import { jobKinds, isJobKind } from '../src/jobs/registry.js';
 import type { Logger } from '../src/logger.js';
 import type { JobPayload, Report, UsageReport } from '../src/queue/messages.js';
@@ -17,6 +17,40 @@ import type { CancelWatch } from './cancel-watch.js';
 import { httpTransfer } from './http-transfer.js';
 import { kindRunners } from './kind-runners.js';
 import type { Reporter } from './reporter.js';
+
+const RESUMED_LOG_SEQUENCE = 500_000;
+
+/** Fan-out over BullMQ: children on the chunk queue with this job as their parent. */
+function flowDoor(bullJob: Job<JobPayload>, token: string | undefined, chunkQueue: Queue, run: { attempt: number; started: number }): FlowDoor {
+  const p = bullJob.data;
+  return {
+    state: p.flow?.state ?? null,
+    async suspendForChildren(state, children) {
+      const elapsedSeconds = (performance.now() - run.started) / 1000;
+      await bullJob.updateData({ ...p, flow: { attempt: run.attempt, state, elapsedSeconds } });
+      await chunkQueue.addBulk(
+        children.map((child, i) => ({
+          name: 'chunk',
+          data: { ...child, jobId: p.jobId, attempt: run.attempt, uploadUrl: p.uploadUrl, timeoutSeconds: p.timeoutSeconds } as Record<string, unknown>,
+          opts: {
+            jobId: `${p.jobId}.${run.attempt}.${i}`,
+            parent: { id: bullJob.id!, queue: bullJob.queueQualifiedName },
+            // A piece that fails is retried alone; one that fails for good fails the job.
+            attempts: 3,
+            backoff: { type: 'exponential', delay: 2000 },
+            failParentOnFailure: true,
+            removeOnComplete: { age: 3600 },
+            removeOnFail: { age: 7 * 24 * 3600 },
+          },
+        })),
+      );
+      if (await bullJob.moveToWaitingChildren(token!)) throw new WaitingChildrenError();
+    },
+    async childResults<T>() {
+      return Object.values(await bullJob.getChildrenValues()) as T[];
+    },
+  };
+}
 
 export interface ProcessorDeps {
   workerId: string;
@@ -26,18 +60,22 @@ export interface ProcessorDeps {
   media: MediaDoor;
   killGraceMs: number;
   readLocalInputs: boolean;
+  chunkQueue: Queue;
   log: Logger;
 }
 
 type Ended = Extract<Report, { type: 'attempt-ended' }>;
 
 export function createProcessor(deps: ProcessorDeps) {
-  return async (bullJob: Job<JobPayload>) => {
+  return async (bullJob: Job<JobPayload>, token?: string) => {
     const p = bullJob.data;
-    const attempt = Math.max(1, bullJob.attemptsStarted ?? bullJob.attemptsMade + 1);
-    const started = performance.now();
+    // A job resumed after its pieces finished is the same attempt, run again from the top.
+    const resumed = p.flow ?? null;
+    const attempt = resumed?.attempt ?? Math.max(1, bullJob.attemptsStarted ?? bullJob.attemptsMade + 1);
+    const started = performance.now() - (resumed?.elapsedSeconds ?? 0) * 1000;
     const log = deps.log.child(p.jobId);
-    const ar = deps.reporter.forAttempt(p.jobId, attempt);
+    // Log batches are keyed by sequence: the resumed run writes after the first one's.
+    const ar = deps.reporter.forAttempt(p.jobId, attempt, resumed ? RESUMED_LOG_SEQUENCE : 0);
     const end = async (fields: Pick<Ended, 'outcome' | 'willRetry' | 'error'> & Partial<Pick<Ended, 'outputs' | 'execution'>> & { usage?: Partial<UsageReport> }) => {
       await ar.drain();
       const usage: UsageReport = { cpuSeconds: 0, gpuSeconds: 0, gpuModel: 'cpu', gpuUuid: null, outputSeconds: 0, ...fields.usage, wallSeconds: (performance.now() - started) / 1000 };
@@ -48,9 +86,13 @@ export function createProcessor(deps: ProcessorDeps) {
       log.info('skipped: the job was canceled before it started');
       return { skipped: 'canceled' };
     }
-    await deps.reporter.send({ type: 'attempt-started', jobId: p.jobId, attempt, workerId: deps.workerId, at: new Date().toISOString() });
-    log.info('started', { kind: p.kind, attempt });
-    ar.log('info', `attempt ${attempt} started on worker ${deps.workerId} (${deps.caps.hostname})`);
+    if (resumed) {
+      ar.log('info', `attempt ${attempt} resumed on worker ${deps.workerId} (${deps.caps.hostname}): its pieces are done`);
+    } else {
+      await deps.reporter.send({ type: 'attempt-started', jobId: p.jobId, attempt, workerId: deps.workerId, at: new Date().toISOString() });
+      ar.log('info', `attempt ${attempt} started on worker ${deps.workerId} (${deps.caps.hostname})`);
+    }
+    log.info(resumed ? 'resumed' : 'started', { kind: p.kind, attempt });
 
     const controller = new AbortController();
     const untrack = deps.cancels.track(p.jobId, controller);
@@ -70,6 +112,7 @@ export function createProcessor(deps: ProcessorDeps) {
         killGraceMs: deps.killGraceMs,
         transfer: httpTransfer(p, attempt, { readLocal: deps.readLocalInputs }),
         media: deps.media,
+        flow: flowDoor(bullJob, token, deps.chunkQueue, { attempt, started }),
         log: (level, msg) => ar.log(level, msg),
         progress: (f) => ar.progress(f),
       });
@@ -78,6 +121,11 @@ export function createProcessor(deps: ProcessorDeps) {
       log.info('succeeded', { seconds: ((performance.now() - started) / 1000).toFixed(2), path: result.execution.path });
       return { outputs: result.outputs };
     } catch (err) {
+      if (err instanceof WaitingChildrenError) {
+        await ar.drain();
+        log.info('suspended until its pieces are encoded');
+        throw err; // BullMQ keeps the job waiting for its children, then hands it out again
+      }
       const reason = controller.signal.aborted ? String(controller.signal.reason) : null;
       if (reason === 'canceled') {
         ar.log('warn', 'canceled: the running processes were stopped');

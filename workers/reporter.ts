@@ -22,13 +22,14 @@ export class Reporter {
   }
 
   /** A log and progress channel for one attempt of one job. */
-  forAttempt(jobId: string, attempt: number): AttemptReporter {
-    return new AttemptReporter(this, jobId, attempt);
+  /** `firstSequence` keeps separate writers of one attempt (a resumed run, each piece) from colliding. */
+  forAttempt(jobId: string, attempt: number, firstSequence = 0): AttemptReporter {
+    return new AttemptReporter(this, jobId, attempt, firstSequence);
   }
 }
 
 export class AttemptReporter {
-  private sequence = 0;
+  private sequence: number;
   private pending: LogLine[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
   private lastProgressAt = 0;
@@ -39,7 +40,10 @@ export class AttemptReporter {
     private readonly reporter: Reporter,
     readonly jobId: string,
     readonly attempt: number,
-  ) {}
+    firstSequence = 0,
+  ) {
+    this.sequence = firstSequence;
+  }
 
   log(level: LogLine['level'], msg: string): void {
     this.pending.push({ t: new Date().toISOString(), level, msg: msg.slice(0, 4000) });

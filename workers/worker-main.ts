@@ -14,6 +14,7 @@ import { redisConnection } from '../src/queue/redis.js';
 import { releaseEmbeddedRedis, resolveRedisUrl } from '../src/redis/embedded-redis.js';
 import { CancelWatch } from './cancel-watch.js';
 import { createProcessor } from './job-processor.js';
+import { createChunkProcessor } from './chunk-processor.js';
 import { kindRunners } from './kind-runners.js';
 import { probeWorker } from './probe/probe-worker.js';
 import { readGpus } from './probe/nvidia-smi.js';
@@ -50,10 +51,12 @@ export async function runWorker(config: Config, opts: WorkerOptions): Promise<{ 
   const reporter = new Reporter(reportsQueue);
   const cancels = new CancelWatch(connection, subscriber, prefix);
   await cancels.start();
-  const processor = createProcessor({ workerId, caps, reporter, cancels, media: { runFfmpeg, probeMedia }, killGraceMs: config.MALAN_KILL_GRACE_MS, readLocalInputs: config.MALAN_READ_LOCAL_INPUTS, log });
+  const chunkQueue = new Queue(QUEUE_NAMES.chunks, { connection, prefix });
+  const shared = { workerId, caps, reporter, cancels, media: { runFfmpeg, probeMedia }, killGraceMs: config.MALAN_KILL_GRACE_MS, readLocalInputs: config.MALAN_READ_LOCAL_INPUTS, log };
+  const processor = createProcessor({ ...shared, chunkQueue });
 
   const kindConnections = kinds.map((kind) => redisConnection(redisUrl, `malan-worker-${workerId}-${kind}`));
-  const workers = kinds.map(
+  const workers: Worker[] = kinds.map(
     (kind, i) =>
       new Worker(kind, processor, {
         connection: kindConnections[i]!,
@@ -66,6 +69,21 @@ export async function runWorker(config: Config, opts: WorkerOptions): Promise<{ 
         removeOnComplete: { age: 3600, count: 10_000 },
       }),
   );
+  // Pieces of split jobs: any worker that transcodes encodes them.
+  if (kinds.includes('transcode')) {
+    const pieceConnection = redisConnection(redisUrl, `malan-worker-${workerId}-pieces`);
+    kindConnections.push(pieceConnection);
+    workers.push(
+      new Worker(QUEUE_NAMES.chunks, createChunkProcessor({ ...shared, redis: connection, prefix }), {
+        connection: pieceConnection,
+        prefix,
+        concurrency: opts.concurrency,
+        lockDuration: config.MALAN_LOCK_MS,
+        stalledInterval: config.MALAN_STALLED_INTERVAL_MS,
+        maxStalledCount: 2,
+      }),
+    );
+  }
   for (const w of workers) w.on('error', (err) => log.error('queue error', { error: err.message }));
 
   const heartbeatKey = channels.workerHeartbeat(prefix, workerId);
@@ -93,6 +111,7 @@ export async function runWorker(config: Config, opts: WorkerOptions): Promise<{ 
         await reporter.send({ type: 'worker-down', workerId, at: new Date().toISOString() }).catch(() => undefined);
         await connection.del(heartbeatKey).catch(() => undefined);
         await reportsQueue.close();
+        await chunkQueue.close();
         subscriber.disconnect();
         connection.disconnect();
         for (const c of kindConnections) c.disconnect();

@@ -14,6 +14,10 @@ export interface TransferDoor {
   fetchInput(fileId: string, dest: string, signal: AbortSignal): Promise<{ bytes: number; via: 'local' | 'http' }>;
   /** Stores a finished output for this attempt; returns its file id. */
   upload(name: string, source: string, contentType: string, signal: AbortSignal): Promise<string>;
+  /** Stores a file for other workers of this job (a chunk); returns its id and a signed URL to read it. */
+  share(name: string, source: string, contentType: string, signal: AbortSignal): Promise<{ file: string; url: string }>;
+  /** Fetches a file another worker shared (a signed URL) to `dest`. */
+  fetchUrl(url: string, dest: string, signal: AbortSignal): Promise<number>;
   /** Removes an output this attempt stored but must not keep (it failed verification). */
   discard(name: string, signal: AbortSignal): Promise<void>;
 }
@@ -21,6 +25,19 @@ export interface TransferDoor {
 export interface MediaDoor {
   runFfmpeg(args: readonly string[], opts: FfmpegRunOptions): Promise<FfmpegRunResult>;
   probeMedia(file: string, opts: { signal?: AbortSignal }): Promise<MediaProbe>;
+}
+
+/**
+ * A job that fans out (split-and-stitch): it saves its state, queues children on the chunk queue
+ * and is suspended until they finish; then it runs again from the top with that state.
+ */
+export interface FlowDoor {
+  /** What the job saved before it was suspended; null on its first run. */
+  state: Record<string, unknown> | null;
+  /** Saves `state`, queues the children and suspends the job; returns at once if they are all done already. */
+  suspendForChildren(state: Record<string, unknown>, children: Array<Record<string, unknown>>): Promise<void>;
+  /** The children's return values. */
+  childResults<T>(): Promise<T[]>;
 }
 
 export interface JobRuntime<I> {
@@ -33,6 +50,8 @@ export interface JobRuntime<I> {
   killGraceMs: number;
   transfer: TransferDoor;
   media: MediaDoor;
+  /** Null where the job cannot fan out (a chunk itself, tests). */
+  flow: FlowDoor | null;
   log(level: LogLine['level'], msg: string): void;
   /** Fraction done, 0–1. */
   progress(fraction: number): void;

@@ -14,6 +14,7 @@ export class FarmQueues {
   readonly byKind: Record<JobKind, Queue>;
   readonly reports: Queue;
   readonly webhooks: Queue;
+  readonly chunks: Queue;
 
   constructor(
     readonly connection: Redis,
@@ -23,10 +24,11 @@ export class FarmQueues {
     this.byKind = Object.fromEntries(JOB_KINDS.map((k) => [k, make(k)])) as Record<JobKind, Queue>;
     this.reports = make(QUEUE_NAMES.reports);
     this.webhooks = make(QUEUE_NAMES.webhooks);
+    this.chunks = make(QUEUE_NAMES.chunks);
   }
 
   all(): Queue[] {
-    return [...Object.values(this.byKind), this.reports, this.webhooks];
+    return [...Object.values(this.byKind), this.reports, this.webhooks, this.chunks];
   }
 
   async close(): Promise<void> {

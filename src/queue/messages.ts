@@ -8,6 +8,8 @@ import type { LogLine } from '../db/schema.js';
 export const QUEUE_NAMES = {
   transcode: 'transcode',
   reports: 'reports',
+  /** Chunks of split jobs, encoded by any worker that takes the kind. */
+  chunks: 'transcode-chunks',
   webhooks: 'webhooks',
 } as const;
 
@@ -26,6 +28,22 @@ export interface JobPayload {
    */
   localFiles?: Record<string, { path: string; size: number }>;
   /** Signed base URL for outputs: PUT `${uploadUrl}&name=<name>` (query carries the signature). */
+  uploadUrl: string;
+  timeoutSeconds: number;
+  /** Set when a job that fanned out is resumed: its attempt and what it saved. */
+  flow?: { attempt: number; state: Record<string, unknown>; elapsedSeconds: number };
+}
+
+/** The data of a chunk on the chunk queue: one piece of a split job, for any worker. */
+export interface ChunkPayload {
+  jobId: string;
+  attempt: number;
+  index: number;
+  total: number;
+  /** Signed URL of the piece of source to encode. */
+  url: string;
+  /** The parent's input: each worker plans the chunk's encode from its own capabilities. */
+  input: unknown;
   uploadUrl: string;
   timeoutSeconds: number;
 }

@@ -26,7 +26,9 @@ export function internalApi(ctx: FarmContext) {
       const [job] = await ctx.db.select().from(jobs).where(eq(jobs.id, id));
       if (!job) throw new ApiError('not_found', `job ${id} was not found`);
       const [existing] = await ctx.db.select().from(files).where(and(eq(files.jobId, id), eq(files.attempt, attempt), eq(files.name, name)));
-      if (existing) return c.json({ id: existing.id, size: existing.size, sha256: existing.sha256 });
+      // The signed GET lets another worker read it (a split job's chunks travel this way).
+      const urlOf = (fileId: string) => ctx.signer.sign('GET', `/v1/files/${fileId}/content`, 7 * 24 * 3600);
+      if (existing) return c.json({ id: existing.id, size: existing.size, sha256: existing.sha256, url: urlOf(existing.id) });
       const body = c.req.raw.body;
       if (!body) throw new ApiError('invalid_request', 'empty body');
       try {
@@ -39,7 +41,7 @@ export function internalApi(ctx: FarmContext) {
           jobId: id,
           attempt,
         });
-        return c.json({ id: row.id, size: row.size, sha256: row.sha256 }, 201);
+        return c.json({ id: row.id, size: row.size, sha256: row.sha256, url: urlOf(row.id) }, 201);
       } catch (err) {
         if (err instanceof TooLargeError) throw new ApiError('payload_too_large', err.message);
         throw err;

@@ -121,3 +121,25 @@ function lastErrorLine(err: FfmpegError): string {
   const errors = err.stderrTail.filter((l) => /\[(error|fatal)\]/.test(l));
   return (errors[errors.length - 1] ?? err.stderrTail[err.stderrTail.length - 1] ?? err.message).replace(/ @ 0x[0-9a-f]+/, '');
 }
+
+/** How far an output's duration may stray from the source's before the output is refused. */
+const DURATION_TOLERANCE_SECONDS = 0.5;
+
+/** Reads an MP4 output back: codec, height, duration; a damaged source is named as the cause. */
+export async function verifyOutput(rt: JobRuntime<TranscodeInput>, file: string, source: MediaProbe, height: number, inputErrors: string[]): Promise<MediaProbe> {
+  const out = await rt.media.probeMedia(file, { signal: rt.signal }).catch((e: Error) => {
+    throw new JobError('output_verification_failed', `the output could not be read back: ${e.message}`);
+  });
+  const problems: string[] = [];
+  if (out.video?.codec !== 'h264') problems.push(`video codec is ${out.video?.codec ?? 'missing'}, expected h264`);
+  if (out.video?.height !== height) problems.push(`height is ${out.video?.height}, expected ${height}`);
+  if (source.durationSeconds > 0 && Math.abs(out.durationSeconds - source.durationSeconds) > DURATION_TOLERANCE_SECONDS) {
+    problems.push(`duration is ${out.durationSeconds.toFixed(2)} s, the source's ${source.durationSeconds.toFixed(2)} s`);
+  }
+  if (problems.length && inputErrors.length) {
+    // ffmpeg read what it could and said why it stopped: the source, not the farm, is at fault.
+    throw new JobError('media_unreadable', `the source is damaged or truncated (ffmpeg: "${inputErrors[0]}"); the output would be wrong: ${problems.join('; ')}`);
+  }
+  if (problems.length) throw new JobError('output_verification_failed', `the output failed verification: ${problems.join('; ')}`);
+  return out;
+}

@@ -39,13 +39,20 @@ function runtime(source: string, caps: WorkerCapabilities, media: MediaDoor = { 
       calls.push(`upload ${name} ${statSync(file).size > 0}`);
       return 'file_out';
     },
+    async share(name, file) {
+      calls.push(`share ${name} ${statSync(file).size > 0}`);
+      return { file: 'file_shared', url: `http://farm.test/${name}` };
+    },
+    async fetchUrl() {
+      throw new Error('no fetching in this test');
+    },
     async discard(name) {
       calls.push(`discard ${name}`);
     },
   };
   const rt: JobRuntime<TranscodeInput> = {
     jobId: 'job_test', attempt: 1, input: { source: { file: FILE }, height: 144 } as TranscodeInput, caps, workDir,
-    signal: new AbortController().signal, killGraceMs: 1000, transfer, media,
+    signal: new AbortController().signal, killGraceMs: 1000, transfer, media, flow: null,
     log: (level, msg) => logs.push([level, msg]), progress: () => undefined,
   };
   return { rt, calls, logs };

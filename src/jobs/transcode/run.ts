@@ -7,12 +7,10 @@ import type { MediaProbe } from '../../media/media-probe.js';
 import { JobError } from '../job-error.js';
 import type { JobResult, JobRuntime } from '../job-runtime.js';
 import { assertSupported, planTranscode } from './plan.js';
-import { describeMedia, executionSummary, fetchAndProbe, runAttempts } from './run-steps.js';
+import { describeMedia, executionSummary, fetchAndProbe, runAttempts, verifyOutput } from './run-steps.js';
 import { runLadder } from './run-ladder.js';
+import { chunking, runSplit } from './run-split.js';
 import type { TranscodeInput } from './spec.js';
-
-/** How far the output's duration may stray from the source's before the output is refused. */
-const DURATION_TOLERANCE_SECONDS = 0.5;
 
 export async function runTranscode(rt: JobRuntime<TranscodeInput>): Promise<JobResult> {
   assertSupported(rt.input); // before anything is fetched
@@ -22,6 +20,9 @@ export async function runTranscode(rt: JobRuntime<TranscodeInput>): Promise<JobR
   const output = path.join(rt.workDir, 'output.mp4');
   const plan = planTranscode(rt.input, probe, rt.caps, { input: source, output });
   rt.log('info', `target ${plan.target.width}x${plan.target.height}; paths to try: ${plan.attempts.map((a) => a.path).join(' → ')}`);
+  const split = rt.flow ? chunking(rt.input, probe) : { seconds: null, why: 'this run cannot fan out' };
+  if (split.seconds !== null) return runSplit(rt, source, probe, plan, split.seconds);
+  if (rt.input.chunk_seconds !== undefined) rt.log('info', `encoding in one piece: ${split.why}`);
   const outcome = await runAttempts(rt, plan.attempts, plan.outputSeconds, { from: 0.05, to: 0.95 });
   rt.progress(0.97);
   // Verify and upload at once (the upload is most of the fixed cost of a short job); an output
@@ -45,20 +46,3 @@ export async function runTranscode(rt: JobRuntime<TranscodeInput>): Promise<JobR
   };
 }
 
-async function verifyOutput(rt: JobRuntime<TranscodeInput>, file: string, source: MediaProbe, height: number, inputErrors: string[]): Promise<MediaProbe> {
-  const out = await rt.media.probeMedia(file, { signal: rt.signal }).catch((e: Error) => {
-    throw new JobError('output_verification_failed', `the output could not be read back: ${e.message}`);
-  });
-  const problems: string[] = [];
-  if (out.video?.codec !== 'h264') problems.push(`video codec is ${out.video?.codec ?? 'missing'}, expected h264`);
-  if (out.video?.height !== height) problems.push(`height is ${out.video?.height}, expected ${height}`);
-  if (source.durationSeconds > 0 && Math.abs(out.durationSeconds - source.durationSeconds) > DURATION_TOLERANCE_SECONDS) {
-    problems.push(`duration is ${out.durationSeconds.toFixed(2)} s, the source's ${source.durationSeconds.toFixed(2)} s`);
-  }
-  if (problems.length && inputErrors.length) {
-    // ffmpeg read what it could and said why it stopped: the source, not the farm, is at fault.
-    throw new JobError('media_unreadable', `the source is damaged or truncated (ffmpeg: "${inputErrors[0]}"); the output would be wrong: ${problems.join('; ')}`);
-  }
-  if (problems.length) throw new JobError('output_verification_failed', `the output failed verification: ${problems.join('; ')}`);
-  return out;
-}

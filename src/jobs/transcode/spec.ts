@@ -107,6 +107,13 @@ export const transcodeInputSchema = z
       .optional(),
     /** SSIM and PSNR of each rendition against the source (quality.ts); absent means false. Ladders only so far. */
     quality_report: z.boolean({ error: 'quality_report must be true or false' }).optional(),
+    /** Split-and-stitch: encode in pieces of about this many seconds on any workers (longer sources split by themselves). */
+    chunk_seconds: z
+      .number({ error: 'chunk_seconds must be a number' })
+      .int({ error: 'chunk_seconds must be a whole number' })
+      .min(2, { error: 'chunk_seconds must be at least 2' })
+      .max(3600, { error: 'chunk_seconds must be at most 3600' })
+      .optional(),
     /** A poster and a thumbnail sprite with its WebVTT track; absent means true. Ladders only so far. */
     thumbnails: z.boolean({ error: 'thumbnails must be true or false' }).optional(),
     timeout_seconds: z
@@ -166,6 +173,7 @@ export function unsupportedFeatures(spec: TranscodeInput): string[] {
     if (spec.thumbnails === true) missing.push('thumbnails with "height" (they come with ladders so far)');
     return missing;
   }
+  if (spec.chunk_seconds !== undefined) missing.push('chunk_seconds with a ladder (one MP4 is split so far)');
   // Ladder rungs are capped bitrates, one per rung; a single quality or bitrate has no place yet.
   if (spec.crf !== undefined) missing.push('crf with a ladder (give "bitrate" per rung)');
   if (spec.video_bitrate !== undefined) missing.push('video_bitrate with a ladder (give "bitrate" per rung)');

@@ -135,7 +135,7 @@ function nvencArgs(gpu: number, rate: VideoRateControl): string[] {
   ];
 }
 
-function audioArgs(s: CommandSettings): string[] {
+export function audioArgs(s: Pick<CommandSettings, 'audioStream' | 'audioBitrate'>): string[] {
   if (s.audioStream === null) return ['-an'];
   return [
     '-c:a', 'aac', '-b:a', s.audioBitrate, '-ac', '2', '-ar', '48000',
