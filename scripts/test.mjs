@@ -23,6 +23,20 @@ const reachable = (url) =>
     s.on('connect', () => (s.destroy(), resolve(true)));
   });
 
+// What the suite runs for real: ffmpeg, a redis-server to start when none answers, and Chromium for
+// the player test. Missing ones are installed from Debian's packages when this user may do so.
+const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+const missing = [['ffmpeg', 'ffmpeg'], ['ffprobe', 'ffmpeg'], ['redis-server', 'redis-server'], ['chromium', 'chromium']].filter(([cmd]) => !has(cmd)).map(([, pkg]) => pkg);
+if (missing.length) {
+  const packages = [...new Set(missing)];
+  const sudo = process.getuid?.() === 0 ? [] : ['sudo', '-n'];
+  console.log(`malan tests: installing ${packages.join(', ')} (Debian packages)`);
+  const run = (args) => spawnSync(sudo[0] ?? args[0], [...sudo.slice(1), ...(sudo.length ? args : args.slice(1))], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }).status === 0;
+  if (!(run(['apt-get', 'update', '-qq']) && run(['apt-get', 'install', '-y', '-qq', ...packages]))) {
+    console.warn(`!!! malan tests: could not install ${packages.join(', ')}; the tests that need them will fail and say so. Install them: apt-get install ${packages.join(' ')}`);
+  }
+}
+
 let redisUrl = process.env.MALAN_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 let redisHome = null;
 if (!(await reachable(redisUrl))) {
