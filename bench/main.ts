@@ -20,7 +20,7 @@ import { packageRoot } from '../src/paths.js';
 import { QUEUE_NAMES } from '../src/queue/messages.js';
 import { bareDispatch, farmDispatch } from './dispatch.js';
 import { environmentFacts } from './environment.js';
-import { round, sleep } from './measure.js';
+import { median, round, sleep } from './measure.js';
 import { removePrefix } from './redis-keys.js';
 import { renderTable, summarizeTranscode, TARGETS, type BenchResults } from './report.js';
 import { apiSubmission, bareSubmission } from './submission.js';
@@ -158,8 +158,22 @@ async function run(): Promise<BenchResults> {
     transcode.push(summarizeTranscode({ clip: { ...c.clip, bytes: statSync(c.file).size }, height: c.height, ladder: c.ladder ? LADDER.ladder.map((r) => r.height) : null, command: c.command, bareRuns, farmRuns }));
   }
 
-  say('submission: stopping the worker so that nothing competes');
-  await stopChild(farm.workers[0]!);
+  say('split-and-stitch: a 60 s 720p clip, in one piece on one worker vs in 10 s pieces on two workers');
+  const longClip = path.join(tmp, 'long.mp4');
+  await makeClip(ffmpegPath, longClip, { seconds: 60, width: 1280, height: 720, fps: 30, audio: true });
+  const longId = await upload(longClip);
+  await farm.startWorker();
+  const splitRuns = { whole: [] as FarmRun[], split: [] as FarmRun[] };
+  for (let i = 0; i < Math.max(1, profile.transcodeReps - 1); i++) {
+    splitRuns.whole.push(await runFarm({ api, baseUrl: farm.baseUrl, key, input: { source: { file: longId }, height: 720 }, tag: `${tag}-whole-${i}` }));
+    splitRuns.split.push(await runFarm({ api, baseUrl: farm.baseUrl, key, input: { source: { file: longId }, height: 720, chunk_seconds: 10 }, tag: `${tag}-split-${i}` }));
+  }
+  const wholeSeconds = median(splitRuns.whole.map((r) => r.workerSeconds));
+  const splitSeconds = median(splitRuns.split.map((r) => r.workerSeconds));
+  const split = { clip: '60 s 1280x720 30 fps, keyframe every 2 s', chunkSeconds: 10, workers: 2, wholeSeconds, splitSeconds, speedup: round(wholeSeconds / splitSeconds), target: 1.6 };
+
+  say('submission: stopping the workers so that nothing competes');
+  for (const w of farm.workers) await stopChild(w);
   await sleep(1000);
   say(`submission: ${profile.submitN} POST /v1/jobs at concurrency ${profile.concurrency}`);
   const apiS = await apiSubmission({ api, body: smallJob, n: profile.submitN, warmup: profile.submitWarmup, concurrency: profile.concurrency, tag, redisUrl, serverPid: farm.server.pid });
@@ -180,6 +194,7 @@ async function run(): Promise<BenchResults> {
     submission: { api: apiS, bare: bareS, ratio: round(apiS.jobsPerSecond / bareS.jobsPerSecond) },
     dispatch: { farm: farmDispatchResult, bare: bareD, ratioP50: round(farmDispatchResult.latency.p50 / bareD.latency.p50), ratioP99: round(farmDispatchResult.latency.p99 / bareD.latency.p99) },
     transcode,
+    split,
     targets: {
       dispatchP50: { limitMs: TARGETS.dispatchP50Ms, valueMs: farmDispatchResult.latency.p50, met: farmDispatchResult.latency.p50 < TARGETS.dispatchP50Ms },
       transcode: transcode.map((t) => ({

@@ -28,6 +28,8 @@ export interface BenchResults {
   dispatch: { farm: DispatchResult<FarmDispatchSample>; bare: DispatchResult<BareDispatchSample>; ratioP50: number; ratioP99: number };
   /** One entry per clip case: a typical rendition (1080p→720p) and a small one where fixed costs show. */
   transcode: TranscodeResults[];
+  /** Split-and-stitch: the same job in one piece on one worker, and in pieces on two. */
+  split: { clip: string; chunkSeconds: number; workers: number; wholeSeconds: number; splitSeconds: number; speedup: number; target: number };
   targets: {
     dispatchP50: { limitMs: number; valueMs: number; met: boolean };
     transcode: Array<{ case: string; limitRatio: number; worker: number; endToEnd: number; workerMet: boolean; endToEndMet: boolean }>;
@@ -71,6 +73,7 @@ export function renderTable(r: BenchResults): string {
       [`${3 + i} transcode ${t.clip.seconds} s ${t.clip.height}p→${caseLabel(t)}, worker-side s`, fmt(t.farm.workerMedianSeconds, 3), fmt(t.bare.medianSeconds, 3), fmt(t.ratios.worker, 3), `≤ ${TARGETS.transcodeRatio}: ${verdict(t.ratios.worker <= TARGETS.transcodeRatio)}`],
       ['  transcode, client end-to-end s', fmt(t.farm.endToEndMedianSeconds, 3), fmt(t.bare.medianSeconds, 3), fmt(t.ratios.endToEnd, 3), `≤ ${TARGETS.transcodeRatio}: ${verdict(t.ratios.endToEnd <= TARGETS.transcodeRatio)}`],
     ]),
+    [`${3 + r.transcode.length} split-and-stitch ${r.split.clip.split(",")[0]}: ${r.split.workers} workers in pieces | 1 whole, s`, fmt(r.split.splitSeconds, 3), fmt(r.split.wholeSeconds, 3), `${fmt(r.split.speedup, 2)}×`, `≥ ${r.split.target}× speedup: ${verdict(r.split.speedup >= r.split.target)}`],
   ];
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
   const table = rows.map((row) => row.map((cell, c) => (c === 0 || c === 4 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ').trimEnd());
