@@ -57,3 +57,37 @@ it('encodes pieces on both workers and joins them into what one piece would have
   expect(split.usage.attempts_billed).toBe(1);
   expect(split.usage.cpu_seconds).toBeGreaterThan(0);
 });
+
+it('retries a piece alone when its worker dies (SIGKILL): the other pieces are not encoded again', async () => {
+  // Short locks, so the dead worker's piece is noticed within seconds.
+  const world = await testWorld({ env: { MALAN_LOCK_MS: '3000', MALAN_STALLED_INTERVAL_MS: '1000' } });
+  const fragile = await startFarm(world.env, { workers: 2 });
+  try {
+    const k = await fragile.createKey('studio-a');
+    const client = apiClient(fragile.baseUrl, k);
+    const clip = path.join(farm.home, 'long.mp4');
+    const id = (await client.upload(readFileSync(clip), 'video/mp4', 'long.mp4')).body.id;
+    const job = (await client.post('/v1/jobs', { kind: 'transcode', input: { source: { file: id }, height: 360, chunk_seconds: 4, preset: 'slow' } })).body.id;
+    let victim = -1;
+    for (let i = 0; i < 600 && victim < 0; i++) {
+      const logs = (await client.get(`/v1/jobs/${job}/logs`)).body as string;
+      const m = /piece (\d+)\/\d+ started on worker (wrk_\w+)/.exec(logs);
+      if (m) victim = fragile.workers.findIndex((w, n) => fragile.log(`worker-${n}`).includes(m[2]!.slice(-6)));
+      else await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(victim).toBeGreaterThanOrEqual(0);
+    fragile.workers[victim]!.kill('SIGKILL');
+    const done = await waitForJob(client, job, 240_000);
+    expect(done.status, JSON.stringify(done.error)).toBe('succeeded');
+    const logs = (await client.get(`/v1/jobs/${job}/logs`)).body as string;
+    const starts = new Map<string, number>();
+    for (const m of logs.matchAll(/piece (\d+)\/\d+ started/g)) starts.set(m[1]!, (starts.get(m[1]!) ?? 0) + 1);
+    const pieces = done.execution.chunks.length as number;
+    expect(starts.size).toBe(pieces);
+    // The piece the dead worker held ran again (on the other worker); no other piece did.
+    expect([...starts.values()].filter((n) => n > 1)).toEqual([2]);
+    expect([...starts.values()].reduce((a, b) => a + b, 0)).toBe(pieces + 1);
+  } finally {
+    await fragile.stop();
+  }
+});
