@@ -21,7 +21,8 @@ const PIECE_LOG_SEQUENCE = 1_000_000;
 export function createChunkProcessor(deps: Omit<ProcessorDeps, 'chunkQueue'> & { redis: Redis; prefix: string }) {
   return async (bullJob: Job<ChunkPayload>) => {
     const c = bullJob.data;
-    const ar = deps.reporter.forAttempt(c.jobId, c.attempt, PIECE_LOG_SEQUENCE * (c.index + 1) + 10_000 * bullJob.attemptsMade);
+    // attemptsStarted, not attemptsMade: a piece taken again after its worker died has made no attempt, but has started one.
+    const ar = deps.reporter.forAttempt(c.jobId, c.attempt, PIECE_LOG_SEQUENCE * (c.index + 1) + 10_000 * (bullJob.attemptsStarted ?? bullJob.attemptsMade));
     if (await deps.cancels.isCanceled(c.jobId)) throw new UnrecoverableError('the job was canceled');
     const controller = new AbortController();
     const untrack = deps.cancels.track(c.jobId, controller);
