@@ -60,11 +60,11 @@ export function createChunkProcessor(deps: Omit<ProcessorDeps, 'chunkQueue'> & {
       const final = !retry || bullJob.attemptsMade + 1 >= (bullJob.opts.attempts ?? 1);
       const message = `piece ${c.index + 1}/${c.total} failed: ${(err as Error).message}`;
       ar.log('error', `${message}${final ? '' : ' — it will be retried alone'}`);
-      if (final && aborted !== 'canceled') {
+      if (final) {
         await ar.drain();
         await deps.reporter.send({
           type: 'attempt-ended', jobId: c.jobId, attempt: c.attempt, workerId: deps.workerId, at: new Date().toISOString(),
-          outcome: 'failed', willRetry: false, error: { code, message }, outputs: [], execution: { path: 'split' },
+          outcome: aborted === 'canceled' ? 'canceled' : 'failed', willRetry: false, error: { code, message }, outputs: [], execution: { path: 'split' },
           usage: { wallSeconds: 0, cpuSeconds: 0, gpuSeconds: 0, gpuModel: 'cpu', gpuUuid: null, outputSeconds: 0 },
         });
       }
