@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { reconcileOnce } from '../../src/services/reconciler.js';
+import { recordReport } from '../../src/services/report-recorder.js';
 import { apiHarness, type Harness } from '../helpers/api-harness.js';
 import { ASSETS } from '../helpers/test-env.js';
 
@@ -43,6 +44,26 @@ it('re-enqueues what Redis lost, leaves what it holds, and never duplicates', as
   expect(await queue.getJob(canceled)).toBeUndefined(); // canceled work stays gone
   expect((await reconcileOnce(h.farm.ctx, later)).requeued).toEqual([]); // a second pass adds nothing
   expect(h.logs.join('')).toContain('re-enqueued jobs that the queues had lost');
+});
+
+it('puts back a job that was running when Redis lost it', async () => {
+  const a = await h.as('studio-a');
+  const file = (await a.upload(Buffer.from('y'.repeat(100)))).body.id;
+  const id = (await a.post('/v1/jobs', { kind: 'transcode', input: { source: { file }, height: 240 } })).body.id;
+  await recordReport(h.farm.ctx, { type: 'attempt-started', jobId: id, attempt: 1, workerId: 'wrk_gone', at: new Date().toISOString() });
+  expect((await a.get(`/v1/jobs/${id}`)).body.status).toBe('running');
+  await h.farm.ctx.redis.flushall();
+  expect((await reconcileOnce(h.farm.ctx, Date.now() + 60_000)).requeued).toContain(id);
+  expect((await a.get(`/v1/jobs/${id}`)).body.status).toBe('queued');
+  expect(await h.farm.ctx.queues.byKind.transcode.getJob(id)).toBeDefined();
+  // A job that ended is never touched.
+  await recordReport(h.farm.ctx, { type: 'attempt-started', jobId: id, attempt: 2, workerId: 'wrk_b', at: new Date().toISOString() });
+  await recordReport(h.farm.ctx, {
+    type: 'attempt-ended', jobId: id, attempt: 2, workerId: 'wrk_b', at: new Date().toISOString(), outcome: 'succeeded', willRetry: false, error: null, outputs: [], execution: {},
+    usage: { wallSeconds: 1, cpuSeconds: 1, gpuSeconds: 0, gpuModel: 'cpu', gpuUuid: null, outputSeconds: 1 },
+  });
+  await h.farm.ctx.redis.flushall();
+  expect((await reconcileOnce(h.farm.ctx, Date.now() + 60_000)).requeued).not.toContain(id);
 });
 
 it('leaves jobs younger than the grace alone (their queue write may be on its way)', async () => {
