@@ -17,7 +17,7 @@ import path from 'node:path';
 import { inputHardeningArgs } from '../../media/input-hardening.js';
 import type { Rung } from './ladder.js';
 import type { VideoCodec, X264Preset } from './spec.js';
-import { cudaDecodeArgs, GLOBAL_ARGS, kbps, type TranscodePath } from './transcode-commands.js';
+import { audioArgs, cudaDecodeArgs, GLOBAL_ARGS, kbps, type TranscodePath } from './transcode-commands.js';
 
 export type CpuAv1Encoder = 'libsvtav1' | 'libaom-av1';
 
@@ -182,13 +182,6 @@ function nvencArgs(rung: Rung, i: number, s: LadderSettings): string[] {
   ];
 }
 
-function audioArgs(s: LadderSettings): string[] {
-  if (s.audioStream === null) return ['-an'];
-  // aresample=async=1 as in the MP4 plan (audio follows the timestamps). loudnorm runs one pass
-  // (its dynamic mode) to EBU R128's -23 LUFS and -1 dBTP; it works at 192 kHz, -ar brings it back.
-  const filter = s.loudness === 'ebu-r128' ? 'aresample=async=1,loudnorm=I=-23:TP=-1' : 'aresample=async=1';
-  return ['-c:a', 'aac', '-b:a', s.audioBitrate, '-ac', '2', '-ar', '48000', '-af', filter];
-}
 
 /** Video variants v:0…v:N-1 (all in one audio group when there is audio), then the shared audio. */
 export function varStreamMap(rungCount: number, hasAudio: boolean): string {

@@ -135,13 +135,13 @@ function nvencArgs(gpu: number, rate: VideoRateControl): string[] {
   ];
 }
 
-export function audioArgs(s: Pick<CommandSettings, 'audioStream' | 'audioBitrate'>): string[] {
+export function audioArgs(s: Pick<CommandSettings, 'audioStream' | 'audioBitrate'> & { loudness?: 'ebu-r128' | null }): string[] {
   if (s.audioStream === null) return ['-an'];
-  return [
-    '-c:a', 'aac', '-b:a', s.audioBitrate, '-ac', '2', '-ar', '48000',
-    // The AAC encoder ignores input timestamps: a gap or overlap in the source audio would shift
-    // everything after it against the (now constant-rate) video. async=1 makes the resampler
-    // follow the timestamps, padding gaps with silence and trimming overlaps beyond 0.1 s.
-    '-af', 'aresample=async=1',
-  ];
+  // The AAC encoder ignores input timestamps: a gap or overlap in the source audio would shift
+  // everything after it against the (now constant-rate) video. async=1 makes the resampler
+  // follow the timestamps, padding gaps with silence and trimming overlaps beyond 0.1 s.
+  // loudnorm runs one pass (its dynamic mode) to EBU R128's -23 LUFS and -1 dBTP; it works at
+  // 192 kHz, and -ar brings it back.
+  const filter = s.loudness === 'ebu-r128' ? 'aresample=async=1,loudnorm=I=-23:TP=-1' : 'aresample=async=1';
+  return ['-c:a', 'aac', '-b:a', s.audioBitrate, '-ac', '2', '-ar', '48000', '-af', filter];
 }
