@@ -1,0 +1,94 @@
+/**
+ * Prometheus text for `/metrics`. GPU gauges use the DCGM exporter's names and labels, so the
+ * Grafana dashboards made for it (e.g. 12239) read the farm's GPUs as they are; the readings come
+ * from the workers' heartbeats. Queue depths come from BullMQ; fallbacks to slower paths from the
+ * jobs' own execution records.
+ */
+import { sql } from 'drizzle-orm';
+import type { GpuReading } from '../capabilities/worker-capabilities.js';
+import { channels } from '../queue/messages.js';
+import type { FarmContext } from './farm-context.js';
+
+const DCGM: Array<[string, string, (g: GpuReading) => number | null]> = [
+  ['DCGM_FI_DEV_GPU_UTIL', 'GPU utilization (in %).', (g) => g.utilizationGpuPercent],
+  ['DCGM_FI_DEV_ENC_UTIL', 'Encoder utilization (in %).', (g) => g.utilizationEncoderPercent],
+  ['DCGM_FI_DEV_DEC_UTIL', 'Decoder utilization (in %).', (g) => g.utilizationDecoderPercent],
+  ['DCGM_FI_DEV_FB_USED', 'Framebuffer memory used (in MiB).', (g) => g.memoryUsedMiB],
+  ['DCGM_FI_DEV_FB_FREE', 'Framebuffer memory free (in MiB).', (g) => g.memoryTotalMiB - g.memoryUsedMiB],
+  ['DCGM_FI_DEV_POWER_USAGE', 'Power draw (in W).', (g) => g.powerDrawW],
+  ['DCGM_FI_DEV_GPU_TEMP', 'GPU temperature (in C).', (g) => g.temperatureC],
+];
+
+interface Heartbeat {
+  workerId: string;
+  hostname: string;
+  kinds: string[];
+  jobs: string[];
+  gpus: GpuReading[];
+}
+
+export async function renderMetrics(ctx: FarmContext): Promise<string> {
+  const out: string[] = [];
+  const family = (name: string, help: string, type: 'gauge' | 'counter', samples: Array<[Record<string, string>, number]>) => {
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [labels, value] of samples) out.push(`${name}${labelText(labels)} ${value}`);
+  };
+
+  const beats = await heartbeats(ctx);
+  for (const [name, help, read] of DCGM) {
+    const samples: Array<[Record<string, string>, number]> = [];
+    for (const b of beats) for (const g of b.gpus) {
+      const v = read(g);
+      if (v !== null && Number.isFinite(v)) samples.push([{ gpu: String(g.index), UUID: g.uuid, modelName: g.name, Hostname: b.hostname }, v]);
+    }
+    family(name, help, 'gauge', samples);
+  }
+  family('malan_workers_up', 'Workers with a live heartbeat, by host.', 'gauge', countBy(beats, (b) => b.hostname).map(([hostname, n]) => [{ Hostname: hostname }, n]));
+  family('malan_worker_running_jobs', 'Jobs a worker is running now.', 'gauge', beats.map((b) => [{ worker: b.workerId, Hostname: b.hostname }, b.jobs.length]));
+
+  const depth: Array<[Record<string, string>, number]> = [];
+  for (const q of ctx.queues.all()) {
+    const counts = await q.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'waiting-children', 'failed', 'completed');
+    for (const [state, n] of Object.entries(counts)) depth.push([{ queue: q.name, state }, n]);
+  }
+  family('malan_queue_jobs', 'Jobs in each BullMQ queue, by state.', 'gauge', depth);
+
+  const statuses = await ctx.db.execute(sql`select kind, status, count(*)::int as n from jobs group by kind, status`);
+  family('malan_jobs', 'Jobs in the database, by kind and status.', 'gauge', rows<{ kind: string; status: string; n: number }>(statuses).map((r) => [{ kind: r.kind, status: r.status }, Number(r.n)]));
+
+  // Every step down from a faster path, as recorded on the jobs: never silent, and counted.
+  const fallbacks = await ctx.db.execute(
+    sql`select f->>'path' as path, count(*)::int as n from jobs, jsonb_array_elements(coalesce(execution->'fallbacks', '[]'::jsonb)) f group by 1`,
+  );
+  family('malan_fallbacks_total', 'Attempts on a path that failed and stepped down to the next, by the path that failed.', 'counter', rows<{ path: string; n: number }>(fallbacks).map((r) => [{ path: r.path }, Number(r.n)]));
+  return `${out.join('\n')}\n`;
+}
+
+async function heartbeats(ctx: FarmContext): Promise<Heartbeat[]> {
+  const pattern = channels.workerHeartbeat(ctx.config.MALAN_QUEUE_PREFIX, '*');
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await ctx.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+    cursor = next;
+    keys.push(...batch);
+  } while (cursor !== '0');
+  if (!keys.length) return [];
+  return (await ctx.redis.mget(...keys)).flatMap((v) => (v ? [JSON.parse(v) as Heartbeat] : []));
+}
+
+/** drizzle's execute returns rows directly on PGlite and postgres-js alike, or `{rows}` on some drivers. */
+function rows<T>(result: unknown): T[] {
+  return Array.isArray(result) ? (result as T[]) : ((result as { rows?: T[] }).rows ?? []);
+}
+
+function countBy<T>(items: T[], key: (t: T) => string): Array<[string, number]> {
+  const m = new Map<string, number>();
+  for (const i of items) m.set(key(i), (m.get(key(i)) ?? 0) + 1);
+  return [...m.entries()];
+}
+
+function labelText(labels: Record<string, string>): string {
+  const parts = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`);
+  return parts.length ? `{${parts.join(',')}}` : '';
+}

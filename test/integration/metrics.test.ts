@@ -1,0 +1,55 @@
+/**
+ * /metrics: GPU gauges under the DCGM exporter's names and labels (from a worker's heartbeat
+ * carrying a real recorded nvidia-smi reading), queue depths, jobs by status, fallbacks counted.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { channels } from '../../src/queue/messages.js';
+import { recordReport } from '../../src/services/report-recorder.js';
+import { parseNvidiaSmiXml } from '../../workers/probe/nvidia-smi.js';
+import { apiHarness, type Harness } from '../helpers/api-harness.js';
+import { ASSETS } from '../helpers/test-env.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await apiHarness();
+});
+afterAll(() => h?.close());
+
+it('exposes GPUs as DCGM metrics, queues, jobs and fallbacks in Prometheus text', async () => {
+  const gpus = parseNvidiaSmiXml(readFileSync(path.join(ASSETS, 'nvidia-smi/tesla-t4.xml'), 'utf8'));
+  const key = channels.workerHeartbeat(h.world.env.MALAN_QUEUE_PREFIX!, 'wrk_t4');
+  await h.farm.ctx.redis.set(key, JSON.stringify({ workerId: 'wrk_t4', hostname: 'gpu-host-1', kinds: ['transcode'], jobs: [], gpus }), 'EX', 60);
+
+  const a = await h.as('studio-a');
+  const file = (await a.upload(Buffer.from('z'.repeat(10)))).body.id;
+  const id = (await a.post('/v1/jobs', { kind: 'transcode', input: { source: { file }, height: 240 } })).body.id;
+  const at = new Date().toISOString();
+  await recordReport(h.farm.ctx, { type: 'attempt-started', jobId: id, attempt: 1, workerId: 'wrk_t4', at });
+  await recordReport(h.farm.ctx, {
+    type: 'attempt-ended', jobId: id, attempt: 1, workerId: 'wrk_t4', at, outcome: 'succeeded', willRetry: false, error: null, outputs: [],
+    execution: { path: 'cpu', fallbacks: [{ path: 'nvdec-nvenc', reason: 'r', error: 'e' }, { path: 'nvdec-cpu', reason: 'r', error: 'e' }] },
+    usage: { wallSeconds: 1, cpuSeconds: 1, gpuSeconds: 0, gpuModel: 'cpu', gpuUuid: null, outputSeconds: 1 },
+  });
+  await a.post('/v1/jobs', { kind: 'transcode', input: { source: { file }, height: 240 } }); // one left queued
+
+  const res = await h.app.request('/metrics');
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toContain('text/plain');
+  const text = await res.text();
+  const t4 = gpus[0]!;
+  const labels = `gpu="0",UUID="${t4.uuid}",modelName="${t4.name}",Hostname="gpu-host-1"`;
+  expect(text).toContain('# TYPE DCGM_FI_DEV_GPU_UTIL gauge');
+  expect(text).toContain(`DCGM_FI_DEV_FB_USED{${labels}} ${t4.memoryUsedMiB}`);
+  expect(text).toContain(`DCGM_FI_DEV_GPU_TEMP{${labels}} ${t4.temperatureC}`);
+  expect(text).toContain('malan_workers_up{Hostname="gpu-host-1"} 1');
+  // Both jobs still wait in Redis (no worker ran here; the first one's end was reported by hand).
+  expect(text).toContain('malan_queue_jobs{queue="transcode",state="prioritized"} 2');
+  expect(text).toContain('malan_jobs{kind="transcode",status="succeeded"} 1');
+  expect(text).toContain('malan_jobs{kind="transcode",status="queued"} 1');
+  expect(text).toContain('malan_fallbacks_total{path="nvdec-nvenc"} 1');
+  expect(text).toContain('malan_fallbacks_total{path="nvdec-cpu"} 1');
+  // Every sample line is a name, optional labels and a number.
+  for (const line of text.trim().split('\n').filter((l) => !l.startsWith('#'))) expect(line).toMatch(/^[a-zA-Z_:][\w:]*(\{.*\})? -?[\d.e+-]+$/);
+});
