@@ -14,6 +14,7 @@ import { internalApi } from './routes/internal.js';
 import { jobsApi } from './routes/jobs.js';
 import { webhooksApi } from './routes/webhooks.js';
 import { adminApi } from './routes/admin.js';
+import { playbackApi } from './routes/playback.js';
 import type { FarmContext } from '../services/farm-context.js';
 import type { JobEventHub } from '../services/job-events.js';
 
@@ -38,6 +39,8 @@ export function createApp(ctx: FarmContext, hub: JobEventHub) {
   app.route('/internal', internalApi(ctx));
   // File bytes answer signed URLs too (workers carry no key), so this route checks either.
   app.route('/v1/files', fileContentApi(ctx));
+  // Keyless playback links carry their own signature (players cannot send a key).
+  app.route('/v1/playback', playbackApi(ctx));
   // Browser players (hls.js) send the key in a header, so their requests are preflighted.
   app.use('/v1/*', cors({ origin: '*', allowHeaders: ['Authorization', 'Content-Type', 'Range', 'Idempotency-Key', 'Prefer'], exposeHeaders: ['Content-Length', 'Content-Range', 'Accept-Ranges', 'ETag'], maxAge: 600 }));
   app.use('/v1/*', requireKey(ctx));

@@ -10,8 +10,9 @@ export interface UsageSummary {
   attempts_billed: number;
 }
 
-export function jobView(job: JobRow, usage: UsageSummary | null, baseUrl: string) {
+export function jobView(job: JobRow, usage: UsageSummary | null, baseUrl: string, playbackToken?: string) {
   const self = `${baseUrl}/v1/jobs/${job.id}`;
+  const path = (name: string) => name.split('/').map(encodeURIComponent).join('/');
   return {
     id: job.id,
     kind: job.kind,
@@ -21,7 +22,12 @@ export function jobView(job: JobRow, usage: UsageSummary | null, baseUrl: string
     input: job.input,
     // Named outputs are served under the job, so relative references between them (a master
     // playlist and its variants) resolve; the file id stays the way to fetch one alone.
-    outputs: job.outputs.map((o) => ({ ...o, url: o.name ? `${self}/outputs/${o.name.split('/').map(encodeURIComponent).join('/')}` : `${baseUrl}/v1/files/${o.file}/content` })),
+    outputs: job.outputs.map((o) => ({
+      ...o,
+      url: o.name ? `${self}/outputs/${path(o.name)}` : `${baseUrl}/v1/files/${o.file}/content`,
+      // Works without a key for a day: for players that cannot send one (Safari's HLS, VLC, a shared link).
+      ...(o.name && playbackToken && { playback_url: `${baseUrl}/v1/playback/${playbackToken}/${path(o.name)}` }),
+    })),
     usage: usage ?? { wall_seconds: 0, cpu_seconds: 0, gpu_seconds: 0, gpu_model: null, output_seconds: 0, attempts_billed: 0 },
     error: job.error ?? null,
     execution: job.execution ?? null,

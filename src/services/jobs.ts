@@ -19,6 +19,7 @@ import { jobView, type UsageSummary } from './job-view.js';
 import { validateWebhookUrl } from './webhook-url.js';
 import { publishJobEvent } from './job-events.js';
 import { enqueueWebhook } from './webhooks.js';
+import { playbackToken } from '../api/routes/playback.js';
 
 const WEBHOOK_EVENTS = ['start', 'output', 'logs', 'completed'] as const;
 
@@ -154,7 +155,8 @@ export async function usageOf(ctx: FarmContext, jobIds: string[]): Promise<Map<s
 }
 
 export async function jobWithUsage(ctx: FarmContext, row: JobRow) {
-  return jobView(row, (await usageOf(ctx, [row.id])).get(row.id) ?? null, ctx.baseUrl);
+  const token = row.status === 'succeeded' ? playbackToken(ctx, row.id) : undefined;
+  return jobView(row, (await usageOf(ctx, [row.id])).get(row.id) ?? null, ctx.baseUrl, token);
 }
 
 const listSchema = z.strictObject({

@@ -79,6 +79,13 @@ describe('an ABR ladder job', () => {
       list.forEach((t, i) => expect(Math.abs(t - keyframeLists[0]![i]!)).toBeLessThan(0.04));
     }
 
+    // A player that cannot send a key (Safari's HLS, VLC) follows the keyless link and its relative references.
+    const viaLink = await fetch(masterOut.playback_url);
+    expect(viaLink.status).toBe(200);
+    const firstVariant = new URL(parseMaster(await viaLink.text()).variants[0]!.uri, masterOut.playback_url).toString();
+    const media = parseMediaPlaylist(await (await fetch(firstVariant)).text());
+    expect((await fetch(new URL(media.segments[0]!.uri, firstVariant))).status).toBe(200);
+
     const mp4 = job.outputs.find((o: { role: string; rendition?: { height: number } }) => o.role === 'mp4' && o.rendition?.height === 720);
     const mp4Bytes = (await bytes(mp4.url)).body;
     const head = mp4Bytes.subarray(0, 64 * 1024).toString('latin1');

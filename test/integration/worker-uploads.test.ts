@@ -6,6 +6,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { apiHarness, type Harness } from '../helpers/api-harness.js';
+import { playbackToken } from '../../src/api/routes/playback.js';
+import { recordReport } from '../../src/services/report-recorder.js';
 import { ASSETS } from '../helpers/test-env.js';
 
 let h: Harness;
@@ -54,4 +56,26 @@ it('discards an output that failed verification: the record and the bytes', asyn
   expect((await (await h.as('studio-a')).get(`/v1/files/${id}`)).status).toBe(404);
   expect((await h.app.request(`${uploadUrl}&name=bad.mp4&attempt=2`, { method: 'DELETE' })).status).toBe(404);
   expect((await h.app.request(`${uploadUrl.replace(/sig=[^&]+/, 'sig=forged')}&name=output.mp4&attempt=1`, { method: 'DELETE' })).status).toBe(403);
+});
+
+it('serves a succeeded job\'s outputs through a keyless playback link, until it expires', async () => {
+  const stored = await h.app.request(`${uploadUrl}&name=${encodeURIComponent('hls/master.m3u8')}&attempt=3`, { method: 'PUT', body: '#EXTM3U\n', headers: { 'content-type': 'application/vnd.apple.mpegurl' } });
+  const { id: fileId } = (await stored.json()) as { id: string };
+  const at = new Date().toISOString();
+  await recordReport(h.farm.ctx, { type: 'attempt-started', jobId, attempt: 3, workerId: 'wrk_p', at });
+  await recordReport(h.farm.ctx, {
+    type: 'attempt-ended', jobId, attempt: 3, workerId: 'wrk_p', at, outcome: 'succeeded', willRetry: false, error: null,
+    outputs: [{ file: fileId, role: 'hls-master' }], execution: {}, usage: { wallSeconds: 1, cpuSeconds: 1, gpuSeconds: 0, gpuModel: 'cpu', gpuUuid: null, outputSeconds: 1 },
+  });
+  const job = (await (await h.as('studio-a')).get(`/v1/jobs/${jobId}`)).body;
+  const master = job.outputs.find((o: { role: string }) => o.role === 'hls-master');
+  expect(master.playback_url).toMatch(new RegExp(`/v1/playback/${jobId}\\.\\d+\\.[\\w-]+/hls/master\\.m3u8$`));
+  const res = await h.app.request(master.playback_url); // no key
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toBe('application/vnd.apple.mpegurl');
+  expect(await res.text()).toBe('#EXTM3U\n');
+  expect((await h.app.request(master.playback_url.replace(/\.([\w-]+)\/hls/, '.forged/hls'))).status).toBe(403);
+  expect((await h.app.request(master.playback_url.replace('master.m3u8', 'other.m3u8'))).status).toBe(404);
+  const stale = playbackToken(h.farm.ctx, jobId, Date.now() - 2 * 24 * 3600 * 1000);
+  expect((await h.app.request(`/v1/playback/${stale}/hls/master.m3u8`)).status).toBe(403);
 });
