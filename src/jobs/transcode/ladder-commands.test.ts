@@ -48,7 +48,7 @@ describe('buildLadderCommand', () => {
   it('cpu, H.264, three rungs with audio: one decode split three ways, one shared audio rendition', () => {
     expect(buildLadderCommand('cpu', settings([R720, R480, R360], { gpuIndex: null }))).toEqual([
       ...HEAD, '-i', '/tmp/job/in',
-      '-filter_complex', `[0:0]split=3[s0][s1][s2];${cpuScale(0, R720)};${cpuScale(1, R480)};${cpuScale(2, R360)}`,
+      '-filter_complex', `[0:0]fps=30000/1001,split=3[s0][s1][s2];${cpuScale(0, R720)};${cpuScale(1, R480)};${cpuScale(2, R360)}`,
       '-map', '[v0]', '-map', '[v1]', '-map', '[v2]', '-map', '0:1', ...CLEAN,
       ...x264(0, 2800), ...x264(1, 1400), ...x264(2, 800), ...AUDIO,
       ...hls('v:0,agroup:aud v:1,agroup:aud v:2,agroup:aud a:0,agroup:aud'),
@@ -59,7 +59,7 @@ describe('buildLadderCommand', () => {
     const rungs = [rung('720p', 1280, 720, 'hevc', 1820), rung('480p', 854, 480, 'hevc', 910)];
     expect(buildLadderCommand('cpu', settings(rungs, { audioStream: null, videoStream: 2 }))).toEqual([
       ...HEAD, '-i', '/tmp/job/in',
-      '-filter_complex', `[0:2]split=2[s0][s1];${cpuScale(0, rungs[0]!)};${cpuScale(1, rungs[1]!)}`,
+      '-filter_complex', `[0:2]fps=30000/1001,split=2[s0][s1];${cpuScale(0, rungs[0]!)};${cpuScale(1, rungs[1]!)}`,
       '-map', '[v0]', '-map', '[v1]', ...CLEAN, ...x265(0, 1820), ...x265(1, 910), '-an', ...hls('v:0 v:1'),
     ]);
   });
@@ -68,12 +68,12 @@ describe('buildLadderCommand', () => {
     const av1 = [rung('360p', 640, 360, 'av1', 440)];
     const tail = ['-map', '[v0]', '-map', '0:1', ...CLEAN];
     expect(buildLadderCommand('cpu', settings(av1, { gpuIndex: null }))).toEqual([
-      ...HEAD, '-i', '/tmp/job/in', '-filter_complex', `[0:0]split=1[s0];${cpuScale(0, av1[0]!)}`, ...tail,
+      ...HEAD, '-i', '/tmp/job/in', '-filter_complex', `[0:0]fps=30000/1001,split=1[s0];${cpuScale(0, av1[0]!)}`, ...tail,
       '-c:v:0', 'libsvtav1', '-preset:v:0', '10', ...capped(0, 440), '-g:v:0', '120', '-svtav1-params:v:0', 'scd=0', ...keys(0),
       ...AUDIO, ...hls('v:0,agroup:aud a:0,agroup:aud'),
     ]);
     expect(buildLadderCommand('cpu', settings(av1, { av1Encoder: 'libaom-av1', x264Preset: 'slow' }))).toEqual([
-      ...HEAD, '-i', '/tmp/job/in', '-filter_complex', `[0:0]split=1[s0];${cpuScale(0, av1[0]!)}`, ...tail,
+      ...HEAD, '-i', '/tmp/job/in', '-filter_complex', `[0:0]fps=30000/1001,split=1[s0];${cpuScale(0, av1[0]!)}`, ...tail,
       '-c:v:0', 'libaom-av1', '-cpu-used:v:0', '8', '-row-mt:v:0', '1', ...capped(0, 440), '-g:v:0', '120', '-keyint_min:v:0', '120', ...keys(0),
       ...AUDIO, ...hls('v:0,agroup:aud a:0,agroup:aud'),
     ]);
@@ -87,7 +87,7 @@ describe('buildLadderCommand', () => {
     expect(buildLadderCommand('nvdec-nvenc', settings([R720, R360]))).toEqual([
       ...HEAD, ...CUDA, '-i', '/tmp/job/in',
       '-filter_complex',
-      '[0:0]split=2[s0][s1];[s0]scale_cuda=1280:720:interp_algo=lanczos:format=nv12,setsar=1[v0];[s1]scale_cuda=640:360:interp_algo=lanczos:format=nv12,setsar=1[v1]',
+      '[0:0]fps=30000/1001,split=2[s0][s1];[s0]scale_cuda=1280:720:interp_algo=lanczos:format=nv12,setsar=1[v0];[s1]scale_cuda=640:360:interp_algo=lanczos:format=nv12,setsar=1[v1]',
       '-map', '[v0]', '-map', '[v1]', '-map', '0:1', ...CLEAN, ...nvenc(0, 2800), ...nvenc(1, 800), ...AUDIO,
       ...hls('v:0,agroup:aud v:1,agroup:aud a:0,agroup:aud'),
     ]);
@@ -101,7 +101,7 @@ describe('buildLadderCommand', () => {
     expect(buildLadderCommand('nvdec-cpu', settings(rungs))).toEqual([
       ...HEAD, ...CUDA, '-i', '/tmp/job/in',
       '-filter_complex',
-      '[0:0]split=2[s0][s1];' +
+      '[0:0]fps=30000/1001,split=2[s0][s1];' +
         '[s0]scale_cuda=1280:720:interp_algo=lanczos:format=yuv420p,hwdownload,format=yuv420p,setsar=1[v0];' +
         '[s1]scale_cuda=640:360:interp_algo=lanczos:format=yuv420p,hwdownload,format=yuv420p,setsar=1[v1]',
       '-map', '[v0]', '-map', '[v1]', '-map', '0:1', ...CLEAN, ...x265(0, 1820), ...x265(1, 520), ...AUDIO,

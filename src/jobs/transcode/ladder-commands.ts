@@ -17,7 +17,7 @@ import path from 'node:path';
 import { inputHardeningArgs } from '../../media/input-hardening.js';
 import type { Rung } from './ladder.js';
 import type { VideoCodec, X264Preset } from './spec.js';
-import { audioArgs, cudaDecodeArgs, GLOBAL_ARGS, kbps, type TranscodePath } from './transcode-commands.js';
+import { audioArgs, cudaDecodeArgs, frameGrid, GLOBAL_ARGS, kbps, type TranscodePath } from './transcode-commands.js';
 
 export type CpuAv1Encoder = 'libsvtav1' | 'libaom-av1';
 
@@ -99,7 +99,8 @@ export function buildLadderCommand(path: TranscodePath, s: LadderSettings): stri
 function filterGraph(path: TranscodePath, s: LadderSettings): string {
   const branches = s.rungs.map((_, i) => `[s${i}]`).join('');
   const scaled = s.rungs.map((rung, i) => `[s${i}]${scaleFilter(path, rung)}[v${i}]`);
-  return [`[0:${s.videoStream}]split=${s.rungs.length}${branches}`, ...scaled].join(';');
+  // The frame-rate grid once, before the split: every rung gets the same frames.
+  return [`[0:${s.videoStream}]${frameGrid(s.frameRate)},split=${s.rungs.length}${branches}`, ...scaled].join(';');
 }
 
 function scaleFilter(path: TranscodePath, rung: Rung): string {

@@ -67,7 +67,7 @@ describe('the three command paths', () => {
   it('cpu: libx264 from a CPU decode', () => {
     expect(buildCommand('cpu', settings)).toEqual([
       ...HEAD, '-i', FILES.input, ...commonOut,
-      '-vf', 'scale=1280:720:flags=lanczos,setsar=1,format=yuv420p', '-fps_mode', 'cfr', '-r', '30000/1001',
+      '-vf', 'fps=30000/1001,scale=1280:720:flags=lanczos,setsar=1,format=yuv420p', '-fps_mode', 'cfr', '-r', '30000/1001',
       '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '21', '-profile:v', 'high', '-pix_fmt', 'yuv420p', '-threads', '0',
       ...AUDIO, ...TAIL,
     ]);
@@ -76,7 +76,7 @@ describe('the three command paths', () => {
   it('nvdec-cpu: decode and scale on the GPU, libx264 on the CPU', () => {
     expect(buildCommand('nvdec-cpu', settings)).toEqual([
       ...HEAD, ...cuda, '-i', FILES.input, ...commonOut,
-      '-vf', 'scale_cuda=1280:720:interp_algo=lanczos:format=nv12,hwdownload,format=nv12,setsar=1',
+      '-vf', 'fps=30000/1001,scale_cuda=1280:720:interp_algo=lanczos:format=nv12,hwdownload,format=nv12,setsar=1',
       '-fps_mode', 'cfr', '-r', '30000/1001',
       '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '21', '-profile:v', 'high', '-threads', '0',
       ...AUDIO, ...TAIL,
@@ -86,7 +86,7 @@ describe('the three command paths', () => {
   it('nvdec-nvenc: the frames never leave the GPU', () => {
     expect(buildCommand('nvdec-nvenc', settings)).toEqual([
       ...HEAD, ...cuda, '-i', FILES.input, ...commonOut,
-      '-vf', 'scale_cuda=1280:720:interp_algo=lanczos:format=nv12,setsar=1', '-fps_mode', 'cfr', '-r', '30000/1001',
+      '-vf', 'fps=30000/1001,scale_cuda=1280:720:interp_algo=lanczos:format=nv12,setsar=1', '-fps_mode', 'cfr', '-r', '30000/1001',
       '-c:v', 'h264_nvenc', '-preset', 'p4', '-tune', 'hq', '-rc', 'vbr', '-cq', '21', '-b:v', '0', '-profile:v', 'high', '-gpu', '0',
       ...AUDIO, ...TAIL,
     ]);

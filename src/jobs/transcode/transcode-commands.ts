@@ -79,6 +79,19 @@ function mapArgs(s: CommandSettings): string[] {
 }
 
 function videoFilter(path: TranscodePath, s: CommandSettings): string {
+  return `${frameGrid(s.frameRate)},${scaleChain(path, s)}`;
+}
+
+/**
+ * The output's constant frame rate as a filter, before scaling: fps= keeps the source frame
+ * nearest each slot of the grid (and scales only those). -r alone keeps the last frame before each
+ * slot, up to a frame late for variable-rate sources.
+ */
+export function frameGrid(frameRate: string): string {
+  return `fps=${frameRate}`;
+}
+
+function scaleChain(path: TranscodePath, s: CommandSettings): string {
   const size = `${s.width}:${s.height}`;
   // setsar=1: width was computed from the display aspect, so the output pixels are square.
   switch (path) {
