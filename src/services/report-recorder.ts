@@ -150,7 +150,9 @@ export function startReportRecorder(ctx: FarmContext, connection: Redis): Worker
     async (job: Job<Report>) => {
       await recordReport(ctx, job.data);
     },
-    { connection, prefix: ctx.config.MALAN_QUEUE_PREFIX, concurrency: 4, removeOnComplete: { age: 3600, count: 50_000 }, removeOnFail: { age: 7 * 24 * 3600 } },
+    // One at a time: reports are recorded in the order workers sent them, so a job's last log lines
+    // are in before its end is (each write is a few milliseconds; the farm's writer is one process anyway).
+    { connection, prefix: ctx.config.MALAN_QUEUE_PREFIX, concurrency: 1, removeOnComplete: { age: 3600, count: 50_000 }, removeOnFail: { age: 7 * 24 * 3600 } },
   );
   worker.on('failed', (job, err) => log.error('could not record a report; it will be retried', { report: job?.data.type, job: (job?.data as { jobId?: string })?.jobId, error: err.message }));
   return worker;

@@ -46,7 +46,9 @@ it('cancel stops the running ffmpeg and ends the job canceled', async () => {
   const res = await api.post(`/v1/jobs/${id}/cancel`);
   expect(res.body.status).toBe('canceled');
   await waitFor(() => ffmpegsOf(id).length === 0, 15_000, () => `ffmpeg still running: ${ffmpegsOf(id).join('\n')}`);
-  await waitFor(async () => (await api.get(`/v1/jobs/${id}/logs`)).body.includes('canceled: the running processes were stopped'), 15_000, () => 'the worker never reported the cancel');
+  // The worker's end of the attempt (recorded with its usage in one transaction) says it stopped.
+  await waitFor(async () => (await api.get(`/v1/jobs/${id}/attempts`)).body.results[0]?.status === 'canceled', 15_000, () => 'the worker never reported the cancel');
+  await waitFor(async () => (await api.get(`/v1/jobs/${id}/logs`)).body.includes('canceled: the running processes were stopped'), 15_000, () => 'no cancel line in the log');
   const job = (await api.get(`/v1/jobs/${id}`)).body;
   expect(job.status).toBe('canceled');
   expect(job.outputs).toEqual([]);
