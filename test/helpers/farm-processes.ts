@@ -6,7 +6,6 @@ import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from '../../src/redis/embedded-redis.js';
 import { cliEntry } from '../../src/paths.js';
 
 export interface FarmProcesses {
@@ -31,11 +30,26 @@ function startProcess(args: string[], env: Record<string, string>, logFile: stri
 
 export async function startFarm(env: Record<string, string>, opts: { workers?: number; workerEnv?: Record<string, string> } = {}): Promise<FarmProcesses> {
   const home = env.MALAN_HOME!;
-  const port = await freePort();
+  // PORT=0: the server takes a free port itself and writes it to serve.json. Picking one here and
+  // passing it would race with other test files doing the same.
+  const server = startProcess(['serve'], { ...env, PORT: '0' }, path.join(home, 'serve.log'));
+  let port = 0;
+  await waitFor(
+    () => {
+      try {
+        const state = JSON.parse(readFileSync(path.join(home, 'serve.json'), 'utf8')) as { pid: number; port: number };
+        if (state.pid === server.pid) port = state.port;
+      } catch {
+        /* not written yet */
+      }
+      return port > 0;
+    },
+    60_000,
+    () => `serve did not come up:\n${tail(path.join(home, 'serve.log'))}`,
+  );
   const baseUrl = `http://127.0.0.1:${port}`;
   const fullEnv = { ...env, PORT: String(port) };
-  const server = startProcess(['serve'], fullEnv, path.join(home, 'serve.log'));
-  await waitFor(async () => (await fetch(`${baseUrl}/healthz`).catch(() => null))?.ok === true, 60_000, () => `serve did not come up:\n${tail(path.join(home, 'serve.log'))}`);
+  await waitFor(async () => (await fetch(`${baseUrl}/healthz`).catch(() => null))?.ok === true, 60_000, () => `serve did not answer:\n${tail(path.join(home, 'serve.log'))}`);
   const workers: ChildProcess[] = [];
   const farm: FarmProcesses = {
     baseUrl,
