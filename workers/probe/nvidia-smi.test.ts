@@ -45,6 +45,22 @@ const TESLA_T4: GpuReading = {
   cudaVersion: '11.7',
 };
 
+/** The A100 recording, in MIG mode: utilisation N/A (null), memory of the whole card. */
+const A100_MIG = {
+  index: 0,
+  uuid: 'GPU-513536b6-7d19-9063-b049-1e69664bb298',
+  name: 'NVIDIA A100-SXM4-80GB',
+  memoryTotalMiB: 81920,
+  memoryUsedMiB: 50,
+  utilizationGpuPercent: null,
+  utilizationEncoderPercent: null,
+  utilizationDecoderPercent: null,
+  temperatureC: 27,
+  powerDrawW: 67.03, // gpu_power_readings/power_draw (schema v12)
+  driverVersion: '535.54.03',
+  cudaVersion: '12.2',
+};
+
 describe('parseNvidiaSmiXml', () => {
   it.each(RECORDINGS)('reads one GPU with finite numbers from %s', (file) => {
     const gpus = parseNvidiaSmiXml(recorded(file));
@@ -59,22 +75,8 @@ describe('parseNvidiaSmiXml', () => {
   });
 
   it('reads the A100 in MIG mode: N/A utilisation is null, memory is the whole card, not a MIG slice', () => {
-    expect(parseNvidiaSmiXml(recorded('a100-sxm4-v12.xml'))).toEqual([
-      {
-        index: 0, // its minor_number is 1: the index is the document order
-        uuid: 'GPU-513536b6-7d19-9063-b049-1e69664bb298',
-        name: 'NVIDIA A100-SXM4-80GB',
-        memoryTotalMiB: 81920,
-        memoryUsedMiB: 50,
-        utilizationGpuPercent: null,
-        utilizationEncoderPercent: null,
-        utilizationDecoderPercent: null,
-        temperatureC: 27,
-        powerDrawW: 67.03, // gpu_power_readings/power_draw (schema v12)
-        driverVersion: '535.54.03',
-        cudaVersion: '12.2',
-      },
-    ]);
+    // Index 0 although its minor_number is 1: the index is the document order.
+    expect(parseNvidiaSmiXml(recorded('a100-sxm4-v12.xml'))).toEqual([A100_MIG]);
   });
 
   it('reads the RTX 3080 on schema v13, where power is average_power_draw', () => {
@@ -186,20 +188,7 @@ describe('parseNvidiaSmiCsv', () => {
   it('reads every line, unknown readings as null, and has no CUDA version', () => {
     expect(parseNvidiaSmiCsv(CSV)).toEqual([
       { ...TESLA_T4, cudaVersion: null },
-      {
-        index: 1,
-        uuid: 'GPU-513536b6-7d19-9063-b049-1e69664bb298',
-        name: 'NVIDIA A100-SXM4-80GB',
-        memoryTotalMiB: 81920,
-        memoryUsedMiB: 50,
-        utilizationGpuPercent: null,
-        utilizationEncoderPercent: null,
-        utilizationDecoderPercent: null,
-        temperatureC: 27,
-        powerDrawW: 67.03,
-        driverVersion: '535.54.03',
-        cudaVersion: null,
-      },
+      { ...A100_MIG, index: 1, cudaVersion: null },
     ]);
   });
 
