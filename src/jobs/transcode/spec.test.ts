@@ -95,6 +95,15 @@ describe('transcode input schema', () => {
     ]);
   });
 
+  it('says what is wrong with a timeout or a chunk size', () => {
+    const at = (extra: Record<string, unknown>) => problems({ source: { file: FILE }, height: 720, ...extra });
+    expect(at({ timeout_seconds: 0 })).toEqual(['timeout_seconds: timeout_seconds must be at least 1']);
+    expect(at({ timeout_seconds: 90_000 })).toEqual(['timeout_seconds: timeout_seconds must be at most 86400 (one day)']);
+    expect(at({ timeout_seconds: 'soon' })).toEqual(['timeout_seconds: timeout_seconds must be a number']);
+    expect(at({ chunk_seconds: 1.5 })).toEqual(['chunk_seconds: chunk_seconds must be a whole number']);
+    expect(at({ chunk_seconds: 7200 })).toEqual(['chunk_seconds: chunk_seconds must be at most 3600']);
+  });
+
   it('names unknown keys', () => {
     expect(problems({ source: { file: FILE }, heigth: 720, height: 720 })).toEqual(['Unrecognized key: "heigth"']);
     expect(problems({ source: { file: FILE, url: 'http://x' }, height: 720 })).toEqual(['source: Unrecognized key: "url"']);

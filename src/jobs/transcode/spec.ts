@@ -27,6 +27,14 @@ const bitrateSchema = (field: string) =>
     .string({ error: `${field} must be a string like "2500k" or "5M"` })
     .regex(BITRATE_PATTERN, { error: `${field} must look like "2500k" or "5M" (a number followed by k or M)` });
 
+/** A whole number in [min, max], each way of missing it said in words that name the field. */
+const wholeNumber = (field: string, min: number, max: number, maxNote = '') =>
+  z
+    .number({ error: `${field} must be a number` })
+    .int({ error: `${field} must be a whole number` })
+    .min(min, { error: `${field} must be at least ${min}` })
+    .max(max, { error: `${field} must be at most ${max}${maxNote}` });
+
 // Even: 4:2:0 chroma is subsampled by two, so H.264 in 4:2:0 cannot code an odd height.
 const heightSchema = z
   .number({ error: 'height must be a number of pixels' })
@@ -108,20 +116,10 @@ export const transcodeInputSchema = z
     /** SSIM and PSNR of each rendition against the source (quality.ts); absent means false. Ladders only so far. */
     quality_report: z.boolean({ error: 'quality_report must be true or false' }).optional(),
     /** Split-and-stitch: encode in pieces of about this many seconds on any workers (longer sources split by themselves). */
-    chunk_seconds: z
-      .number({ error: 'chunk_seconds must be a number' })
-      .int({ error: 'chunk_seconds must be a whole number' })
-      .min(2, { error: 'chunk_seconds must be at least 2' })
-      .max(3600, { error: 'chunk_seconds must be at most 3600' })
-      .optional(),
+    chunk_seconds: wholeNumber('chunk_seconds', 2, 3600).optional(),
     /** A poster and a thumbnail sprite with its WebVTT track; absent means true. Ladders only so far. */
     thumbnails: z.boolean({ error: 'thumbnails must be true or false' }).optional(),
-    timeout_seconds: z
-      .number({ error: 'timeout_seconds must be a number' })
-      .int({ error: 'timeout_seconds must be a whole number' })
-      .min(1, { error: 'timeout_seconds must be at least 1' })
-      .max(86_400, { error: 'timeout_seconds must be at most 86400 (one day)' })
-      .optional(),
+    timeout_seconds: wholeNumber('timeout_seconds', 1, 86_400, ' (one day)').optional(),
   })
   .refine((i) => i.height !== undefined || i.ladder !== undefined, {
     error: 'give "height" (one MP4 rendition) or "ladder" (several renditions)',
