@@ -80,6 +80,12 @@ export async function startServer(config: Config): Promise<{ port: number; stop(
   let resolvePort: (p: number) => void;
   const portKnown = new Promise<number>((r) => (resolvePort = r));
   const server = serve({ fetch: (req) => handler(req), port: config.PORT, hostname: config.HOST }, (info) => resolvePort(info.port));
+  // Idle keep-alive connections stay open longer than clients and proxies keep theirs (Node's 5 s
+  // default loses the race to a client that reuses a socket just as the server closes it, and a
+  // POST with a streamed body cannot be retried). 65 s outlasts the usual 60 s load-balancer idle.
+  const http = server as import('node:http').Server;
+  http.keepAliveTimeout = 65_000;
+  http.headersTimeout = 66_000;
   const port = await portKnown;
   const baseUrl = config.MALAN_PUBLIC_URL?.replace(/\/$/, '') ?? `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${port}`;
   const farm = await openFarm(config, baseUrl, log);

@@ -122,6 +122,15 @@ describe('a transcode through the whole farm', () => {
     expect((await api.get('/v1/admin/workers')).status).toBe(403);
   });
 
+  it('keeps an idle connection open past 60 s, so a client reusing it never loses a streamed upload', async () => {
+    // A reused keep-alive socket that the server closes while a POST body is on its way fails
+    // with "other side closed" and cannot be retried; the server must outlast clients' idle timers.
+    const res = await fetch(`${farm.baseUrl}/healthz`);
+    await res.text();
+    const timeout = Number(/timeout=(\d+)/.exec(res.headers.get('keep-alive') ?? '')?.[1]);
+    expect(timeout).toBeGreaterThanOrEqual(65);
+  });
+
   it('fails bad media with a readable reason and keeps serving', async () => {
     const flower = readFileSync(path.join(ASSETS, 'video/flower.mp4'));
     const cases: Array<[string, Buffer, RegExp]> = [

@@ -36,6 +36,7 @@ export async function startFarm(env: Record<string, string>, opts: { workers?: n
   let port = 0;
   await waitFor(
     () => {
+      if (server.exitCode !== null) throw new Error(`serve exited (${server.exitCode}) before it listened:\n${tail(path.join(home, 'serve.log'))}`);
       try {
         const state = JSON.parse(readFileSync(path.join(home, 'serve.json'), 'utf8')) as { pid: number; port: number };
         if (state.pid === server.pid) port = state.port;
@@ -61,7 +62,14 @@ export async function startFarm(env: Record<string, string>, opts: { workers?: n
       const n = workers.length;
       const w = startProcess(['worker'], { ...fullEnv, ...opts.workerEnv, ...extraEnv }, path.join(home, `worker-${n}.log`));
       workers.push(w);
-      await waitFor(async () => readFileSafe(path.join(home, `worker-${n}.log`)).includes('] ready'), 60_000, () => `worker did not start:\n${tail(path.join(home, `worker-${n}.log`))}`);
+      await waitFor(
+        () => {
+          if (w.exitCode !== null) throw new Error(`worker exited (${w.exitCode}) before it was ready:\n${tail(path.join(home, `worker-${n}.log`))}`);
+          return readFileSafe(path.join(home, `worker-${n}.log`)).includes('] ready');
+        },
+        60_000,
+        () => `worker did not start:\n${tail(path.join(home, `worker-${n}.log`))}`,
+      );
       return w;
     },
     createKey: (tenant, operator = false) =>
