@@ -5,8 +5,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FfmpegProgress } from './ffmpeg-output.js';
 import { FfmpegError, probeMedia, ProbeError, runFfmpeg, splitArgv } from './ffmpeg.js';
+import { VIDEO } from '../../test/helpers/assets.js';
 
-const VIDEO = '/work/shared/assets/video';
 
 /** True while a process with this pid exists. */
 function alive(pid: number): boolean {

@@ -5,9 +5,11 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inputHardeningArgs, SAFE_DEMUXERS } from './input-hardening.js';
+import path from 'node:path';
+import { VIDEO } from '../../test/helpers/assets.js';
 
 const run = promisify(execFile);
-const FLOWER = '/work/shared/assets/video/flower.mp4';
+const FLOWER = path.join(VIDEO, 'flower.mp4');
 
 /** Exit code and stderr of a command that may fail. */
 async function attempt(cmd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

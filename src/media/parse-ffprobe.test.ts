@@ -4,9 +4,9 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import type { MediaProbe } from './media-probe.js';
 import { parseFfprobeJson } from './parse-ffprobe.js';
+import { VIDEO } from '../../test/helpers/assets.js';
 
 const run = promisify(execFile);
-const VIDEO = '/work/shared/assets/video';
 
 /** The real ffprobe JSON for a clip, parsed. */
 async function probe(name: string): Promise<MediaProbe> {

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { parseConfig, type Config } from '../../src/config/env.js';
 
-export const ASSETS = path.resolve(import.meta.dirname, '../../../shared/assets');
+export { ASSETS } from './assets.js';
 export const testDbKind = (process.env.MALAN_TEST_DB ?? 'pglite') as 'pglite' | 'postgres';
 export const testRedisUrl = process.env.MALAN_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const serverUrl = process.env.MALAN_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';

@@ -9,6 +9,7 @@ import { probeMedia } from '../../media/ffmpeg.js';
 import { buildLadderCommand, varStreamMap, type LadderSettings } from './ladder-commands.js';
 import { planLadder, type LadderPlan, type Rung } from './ladder.js';
 import type { TranscodeInput } from './spec.js';
+import { VIDEO } from '../../../test/helpers/assets.js';
 
 const HEAD = ['-hide_banner', '-nostdin', '-y', '-loglevel', 'level+info', '-benchmark', '-progress', 'pipe:1', '-nostats', ...inputHardeningArgs()];
 const CUDA = ['-hwaccel', 'cuda', '-hwaccel_device', '0', '-hwaccel_output_format', 'cuda'];
@@ -125,7 +126,7 @@ describe('buildLadderCommand', () => {
 
 describe('the CPU ladder, run for real', () => {
   const run = promisify(execFile);
-  const ASSETS = '/work/shared/assets/video';
+  const ASSETS = VIDEO;
   const SOURCE = { file: 'file_01hzy3k8m9x2v7q4w5e6r7t8y9' };
   const NO_GPU = { gpus: [], videoAcceleration: null };
   let dir = '';

@@ -10,6 +10,7 @@ import { inputHardeningArgs } from '../../media/input-hardening.js';
 import { JobError } from '../job-error.js';
 import { buildCommand, planTranscode, type CommandSettings, type TranscodeCapabilities } from './plan.js';
 import type { TranscodeInput } from './spec.js';
+import { VIDEO } from '../../../test/helpers/assets.js';
 
 const FILES = { input: '/tmp/job/in', output: '/tmp/job/out.mp4' };
 const SOURCE = { file: 'file_01hzy3k8m9x2v7q4w5e6r7t8y9' };
@@ -217,7 +218,7 @@ describe('planTranscode: output shape', () => {
 
 describe('the CPU plan, run for real', () => {
   const run = promisify(execFile);
-  const ASSETS = '/work/shared/assets/video';
+  const ASSETS = VIDEO;
   let dir = '';
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'malan-transcode-plan-'));

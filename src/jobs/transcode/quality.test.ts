@@ -7,6 +7,7 @@ import { inputHardeningArgs } from '../../media/input-hardening.js';
 import { measureQuality, parseQualityLog, QUALITY_METHOD, QualityLogError, qualityArgs, type RenditionToMeasure } from './quality.js';
 import { transcodeInputSchema, unsupportedFeatures } from './spec.js';
 import { GLOBAL_ARGS } from './transcode-commands.js';
+import { VIDEO } from '../../../test/helpers/assets.js';
 
 // Captured verbatim from ffmpeg 5.1 (Debian) running qualityArgs: flower.mp4's 426x240 rung made
 // with libx264 crf 35 (preset medium), then that rung against itself.
@@ -81,7 +82,7 @@ describe('quality_report in the transcode input', () => {
 });
 
 describe('measureQuality with ffmpeg', () => {
-  const ASSETS = '/work/shared/assets/video';
+  const ASSETS = VIDEO;
   const run = async (args: string[], onLog: (line: string) => void) => {
     await runFfmpeg(args, { onLog });
   };

@@ -12,8 +12,8 @@ import { probeMedia, runFfmpeg } from '../../media/ffmpeg.js';
 import type { JobRuntime, MediaDoor, TransferDoor } from '../job-runtime.js';
 import { runTranscode } from './run.js';
 import type { TranscodeInput } from './spec.js';
+import { VIDEO } from '../../../test/helpers/assets.js';
 
-const ASSETS = path.resolve(import.meta.dirname, '../../../../shared/assets/video');
 const FILE = 'file_0000000000000000000000000a';
 
 const NO_GPU: WorkerCapabilities = { hostname: 'test', cpuCount: 2, gpus: [], ffmpeg: null, videoAcceleration: null, onnxRuntime: null, renderers: [], notes: [] };
@@ -60,7 +60,7 @@ function runtime(source: string, caps: WorkerCapabilities, media: MediaDoor = { 
 
 describe('runTranscode', () => {
   it('steps down from a failing GPU path to the CPU, loudly, and reports what ran', async () => {
-    const { rt, calls, logs } = runtime(path.join(ASSETS, 'flower.mp4'), CLAIMS_GPU);
+    const { rt, calls, logs } = runtime(path.join(VIDEO, 'flower.mp4'), CLAIMS_GPU);
     const result = await runTranscode(rt);
     expect(calls).toEqual(['fetch', 'upload output.mp4 true']);
     expect(result.outputs).toEqual([{ file: 'file_out', role: 'mp4' }]);
@@ -75,7 +75,7 @@ describe('runTranscode', () => {
   });
 
   it('runs the CPU path directly on a worker without a GPU', async () => {
-    const { rt, logs } = runtime(path.join(ASSETS, 'bug_video_640.mp4'), NO_GPU);
+    const { rt, logs } = runtime(path.join(VIDEO, 'bug_video_640.mp4'), NO_GPU);
     const result = await runTranscode(rt);
     expect(result.execution).toMatchObject({ path: 'cpu', fallbacks: [], gpu: null });
     expect(logs.some(([level]) => level === 'warn')).toBe(false);
@@ -89,13 +89,13 @@ describe('runTranscode', () => {
         return file.endsWith('output.mp4') && probe.video ? { ...probe, video: { ...probe.video, height: 100 } } : probe;
       },
     };
-    const { rt, calls } = runtime(path.join(ASSETS, 'flower.mp4'), NO_GPU, lying);
+    const { rt, calls } = runtime(path.join(VIDEO, 'flower.mp4'), NO_GPU, lying);
     await expect(runTranscode(rt)).rejects.toMatchObject({ code: 'output_verification_failed', message: expect.stringContaining('height is 100, expected 144') });
     expect(calls).toEqual(['fetch', 'upload output.mp4 true', 'discard output.mp4']);
   });
 
   it('runs a ladder: HLS rungs, MP4s remuxed from them, poster and sprite, all stored by relative name', async () => {
-    const { rt, calls } = runtime(path.join(ASSETS, 'flower.mp4'), NO_GPU);
+    const { rt, calls } = runtime(path.join(VIDEO, 'flower.mp4'), NO_GPU);
     rt.input = { source: { file: FILE }, ladder: [{ height: 240 }, { height: 144 }], formats: ['hls', 'mp4'], segment_duration: 2, quality_report: true } as TranscodeInput;
     const result = await runTranscode(rt);
     const stored = calls.filter((c) => c.startsWith('upload ')).map((c) => c.split(' ')[1]!);
@@ -120,7 +120,7 @@ describe('runTranscode', () => {
         return /rung-\d\.mp4$/.test(file) && probe.video ? { ...probe, video: { ...probe.video, codec: 'mpeg2video' } } : probe;
       },
     };
-    const { rt, calls } = runtime(path.join(ASSETS, 'bug_video_640.mp4'), NO_GPU, lying);
+    const { rt, calls } = runtime(path.join(VIDEO, 'bug_video_640.mp4'), NO_GPU, lying);
     rt.input = { source: { file: FILE }, ladder: [{ height: 144 }], thumbnails: false } as TranscodeInput;
     await expect(runTranscode(rt)).rejects.toMatchObject({ code: 'output_verification_failed', message: expect.stringContaining('144p is mpeg2video, planned h264') });
     const uploaded = calls.filter((c) => c.startsWith('upload ')).map((c) => c.split(' ')[1]);
@@ -130,7 +130,7 @@ describe('runTranscode', () => {
   });
 
   it('leaves the poster and sprite out when asked', async () => {
-    const { rt, calls } = runtime(path.join(ASSETS, 'bug_video_640.mp4'), NO_GPU);
+    const { rt, calls } = runtime(path.join(VIDEO, 'bug_video_640.mp4'), NO_GPU);
     rt.input = { source: { file: FILE }, ladder: [{ height: 144 }], thumbnails: false } as TranscodeInput;
     const result = await runTranscode(rt);
     expect(result.outputs.map((o) => o.role)).toEqual(['hls-master', 'hls-playlist']);
@@ -138,7 +138,7 @@ describe('runTranscode', () => {
   });
 
   it('refuses what no planner makes yet before fetching anything', async () => {
-    const { rt, calls } = runtime(path.join(ASSETS, 'flower.mp4'), NO_GPU);
+    const { rt, calls } = runtime(path.join(VIDEO, 'flower.mp4'), NO_GPU);
     rt.input = { source: { file: FILE }, ladder: 'auto', crf: 20 } as TranscodeInput;
     await expect(runTranscode(rt)).rejects.toMatchObject({ code: 'unsupported_input' });
     expect(calls).toEqual([]);

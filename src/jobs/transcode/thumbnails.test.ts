@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FfmpegError, probeMedia, runFfmpeg } from '../../media/ffmpeg.js';
 import { inputHardeningArgs } from '../../media/input-hardening.js';
 import { buildSprite, posterArgs, posterTime, spriteVtt, thumbnailFramesArgs, thumbnailInterval } from './thumbnails.js';
+import { VIDEO } from '../../../test/helpers/assets.js';
 
-const VIDEO = '/work/shared/assets/video';
 const GLOBAL = ['-hide_banner', '-nostdin', '-y', '-loglevel', 'level+info', '-benchmark'];
 
 let dir: string;
