@@ -17,6 +17,7 @@ import type { CancelWatch } from './cancel-watch.js';
 import { httpTransfer } from './http-transfer.js';
 import { kindRunners } from './kind-runners.js';
 import type { Reporter } from './reporter.js';
+import { inferenceDoor, type InferenceDeps } from './inference-setup.js';
 
 const RESUMED_LOG_SEQUENCE = 500_000;
 
@@ -62,6 +63,8 @@ export interface ProcessorDeps {
   readLocalInputs: boolean;
   chunkQueue: Queue;
   log: Logger;
+  /** Null where this worker takes no inference jobs. */
+  inference: InferenceDeps | null;
 }
 
 type Ended = Extract<Report, { type: 'attempt-ended' }>;
@@ -76,7 +79,7 @@ export function createProcessor(deps: ProcessorDeps) {
     const log = deps.log.child(p.jobId);
     // Log batches are keyed by sequence: the resumed run writes after the first one's.
     const ar = deps.reporter.forAttempt(p.jobId, attempt, resumed ? RESUMED_LOG_SEQUENCE : 0);
-    const end = async (fields: Pick<Ended, 'outcome' | 'willRetry' | 'error'> & Partial<Pick<Ended, 'outputs' | 'execution'>> & { usage?: Partial<UsageReport> }) => {
+    const end = async (fields: Pick<Ended, 'outcome' | 'willRetry' | 'error'> & Partial<Pick<Ended, 'outputs' | 'execution' | 'output'>> & { usage?: Partial<UsageReport> }) => {
       await ar.drain();
       const usage: UsageReport = { cpuSeconds: 0, gpuSeconds: 0, gpuModel: 'cpu', gpuUuid: null, outputSeconds: 0, ...fields.usage, wallSeconds: (performance.now() - started) / 1000 };
       await deps.reporter.send({ type: 'attempt-ended', jobId: p.jobId, attempt, workerId: deps.workerId, at: new Date().toISOString(), outputs: [], execution: {}, ...fields, usage });
@@ -113,11 +116,12 @@ export function createProcessor(deps: ProcessorDeps) {
         transfer: httpTransfer(p, attempt, { readLocal: deps.readLocalInputs }),
         media: deps.media,
         flow: flowDoor(bullJob, token, deps.chunkQueue, { attempt, started }),
+        ...(p.model && deps.inference && { inference: inferenceDoor(deps.inference, p.model) }),
         log: (level, msg) => ar.log(level, msg),
         progress: (f) => ar.progress(f),
       });
       ar.log('info', `succeeded in ${((performance.now() - started) / 1000).toFixed(2)} s`);
-      await end({ outcome: 'succeeded', willRetry: false, error: null, outputs: result.outputs, execution: result.execution, usage: result.usage });
+      await end({ outcome: 'succeeded', willRetry: false, error: null, outputs: result.outputs, output: result.output, execution: result.execution, usage: result.usage });
       log.info('succeeded', { seconds: ((performance.now() - started) / 1000).toFixed(2), path: result.execution.path });
       return { outputs: result.outputs };
     } catch (err) {

@@ -4,6 +4,8 @@ import type { JobResult, JobRuntime } from '../src/jobs/job-runtime.js';
 import type { JobKind } from '../src/jobs/registry.js';
 import { runTranscode } from '../src/jobs/transcode/run.js';
 import type { TranscodeInput } from '../src/jobs/transcode/spec.js';
+import { runInference } from '../src/jobs/inference/run.js';
+import type { InferenceInput } from '../src/jobs/inference/spec.js';
 
 export interface KindRunner {
   /** Null when this worker can run the kind, else why not (shown to the operator). */
@@ -15,5 +17,9 @@ export const kindRunners: { [K in JobKind]: KindRunner } = {
   transcode: {
     cannotRun: (caps) => (caps.ffmpeg ? null : 'ffmpeg is not installed'),
     run: (rt) => runTranscode(rt as JobRuntime<TranscodeInput>),
+  },
+  inference: {
+    cannotRun: (caps) => (caps.onnxRuntime ? null : 'onnxruntime-node could not load'),
+    run: (rt) => runInference(rt as JobRuntime<InferenceInput>),
   },
 };

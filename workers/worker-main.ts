@@ -20,6 +20,7 @@ import { probeWorker } from './probe/probe-worker.js';
 import { readGpus } from './probe/nvidia-smi.js';
 import { runCommand } from './probe/run-command.js';
 import { Reporter } from './reporter.js';
+import { startInference } from './inference-setup.js';
 
 export interface WorkerOptions {
   gpu?: number;
@@ -53,7 +54,8 @@ export async function runWorker(config: Config, opts: WorkerOptions): Promise<{ 
   await cancels.start();
   const chunkQueue = new Queue(QUEUE_NAMES.chunks, { connection, prefix });
   const shared = { workerId, caps, reporter, cancels, media: { runFfmpeg, probeMedia }, killGraceMs: config.MALAN_KILL_GRACE_MS, readLocalInputs: config.MALAN_READ_LOCAL_INPUTS, log };
-  const processor = createProcessor({ ...shared, chunkQueue });
+  const inference = kinds.includes('inference') ? await startInference(config, caps, log) : null;
+  const processor = createProcessor({ ...shared, chunkQueue, inference: inference?.deps ?? null });
 
   const kindConnections = kinds.map((kind) => redisConnection(redisUrl, `malan-worker-${workerId}-${kind}`));
   const workers: Worker[] = kinds.map(
@@ -61,7 +63,8 @@ export async function runWorker(config: Config, opts: WorkerOptions): Promise<{ 
       new Worker(kind, processor, {
         connection: kindConnections[i]!,
         prefix,
-        concurrency: opts.concurrency,
+        // Predictions are light on the worker's side and batch better the more are in flight.
+        concurrency: kind === 'inference' ? Math.max(opts.concurrency, config.MALAN_INFERENCE_CONCURRENCY) : opts.concurrency,
         lockDuration: config.MALAN_LOCK_MS,
         stalledInterval: config.MALAN_STALLED_INTERVAL_MS,
         // Above 1: a long GPU job whose lock renewal hiccups once is not failed for it.
@@ -112,6 +115,7 @@ export async function runWorker(config: Config, opts: WorkerOptions): Promise<{ 
         await connection.del(heartbeatKey).catch(() => undefined);
         await reportsQueue.close();
         await chunkQueue.close();
+        await inference?.close();
         subscriber.disconnect();
         connection.disconnect();
         for (const c of kindConnections) c.disconnect();

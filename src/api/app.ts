@@ -15,6 +15,9 @@ import { jobsApi } from './routes/jobs.js';
 import { webhooksApi } from './routes/webhooks.js';
 import { adminApi } from './routes/admin.js';
 import { playbackApi } from './routes/playback.js';
+import { modelsApi } from './routes/models.js';
+import { predictionsApi } from './routes/predictions.js';
+import { inferenceV2Api } from './routes/inference-v2.js';
 import type { FarmContext } from '../services/farm-context.js';
 import type { JobEventHub } from '../services/job-events.js';
 
@@ -48,5 +51,9 @@ export function createApp(ctx: FarmContext, hub: JobEventHub) {
   app.route('/v1/jobs', jobsApi(ctx, hub));
   app.route('/v1/webhooks', webhooksApi(ctx));
   app.route('/v1/admin', adminApi(ctx));
+  app.route('/v1/models', modelsApi(ctx, hub));
+  app.route('/v1/predictions', predictionsApi(ctx, hub));
+  app.use('/v2/*', requireKey(ctx));
+  app.route('/v2', inferenceV2Api(ctx, hub));
   return app;
 }

@@ -12,17 +12,8 @@ import { createKey } from '../services/keys.js';
 import { loadSecret, UrlSigner } from '../services/url-signer.js';
 
 export async function createKeyCommand(config: Config, tenant: string, operator: boolean): Promise<{ key: string; via: string }> {
-  const running = config.DATABASE_URL ? null : runningServe(config.home);
-  if (running) {
-    const token = adminToken({ signer: new UrlSigner(loadSecret(config.home, config.MALAN_SECRET), '') });
-    const res = await fetch(`http://127.0.0.1:${running.port}/internal/keys`, {
-      method: 'POST',
-      headers: { authorization: `Admin ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ tenant, operator }),
-    }).catch(() => null);
-    if (res?.ok) return { key: ((await res.json()) as { key: string }).key, via: `through the running API, pid ${running.pid}` };
-    if (res) throw new Error(((await res.json()) as { error: { message: string } }).error.message);
-  }
+  const viaApi = await throughRunningServe<{ key: string }>(config, '/internal/keys', { tenant, operator });
+  if (viaApi) return { key: viaApi.result.key, via: viaApi.via };
   const database = await openDatabase({ databaseUrl: config.DATABASE_URL, home: config.home });
   try {
     await database.migrate();
@@ -31,6 +22,25 @@ export async function createKeyCommand(config: Config, tenant: string, operator:
   } finally {
     await database.close();
   }
+}
+
+/**
+ * Posts to the running serve of this MALAN_HOME when the embedded database is held by it; null
+ * when there is none (or a PostgreSQL server is used), and the CLI does the work itself.
+ */
+export async function throughRunningServe<T>(config: Config, route: string, body: unknown): Promise<{ result: T; via: string } | null> {
+  const running = config.DATABASE_URL ? null : runningServe(config.home);
+  if (!running) return null;
+  const token = adminToken({ signer: new UrlSigner(loadSecret(config.home, config.MALAN_SECRET), '') });
+  const res = await fetch(`http://127.0.0.1:${running.port}${route}`, {
+    method: 'POST',
+    headers: { authorization: `Admin ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  }).catch(() => null);
+  if (!res) return null;
+  const answer = (await res.json()) as T & { error?: { message: string } };
+  if (!res.ok) throw new Error(answer.error?.message ?? `the API answered ${res.status}`);
+  return { result: answer, via: `through the running API, pid ${running.pid}` };
 }
 
 function runningServe(home: string): { pid: number; port: number } | null {

@@ -1,16 +1,18 @@
 /**
- * The `malan` CLI: serve, worker, keys create, migrate. Configuration comes from the environment
+ * The `malan` CLI: serve, worker, keys create, models add, migrate. Configuration comes from the environment
  * (see src/config/env.ts); flags are only what differs between processes of one farm.
  */
 import { parseArgs } from 'node:util';
 import { config } from '../config/env.js';
 import { createKeyCommand } from './keys-command.js';
+import { addModelCommand } from './models-command.js';
 
 const USAGE = `usage: malan <command>
 
   serve                                  the API (and its recorder, reconciler, webhooks) on PORT (default 8080)
   worker [--gpu N] [--concurrency K]     one worker process; --gpu pins it to one GPU
   keys create --tenant NAME [--operator] create a key (and the tenant if needed); prints the key on the last line
+  models add MANIFEST [--weights FILE]   add a model version (an ONNX file and its manifest); prints the version id on the last line
   migrate                                apply the database migrations
 
 environment: PORT, DATABASE_URL (unset: embedded PGlite under MALAN_HOME), REDIS_URL (unset: a
@@ -42,6 +44,16 @@ async function main(argv: string[]): Promise<number> {
       const created = await createKeyCommand(config(), values.tenant, values.operator!);
       process.stderr.write(`created ${values.operator ? 'an operator' : 'a'} key for tenant ${values.tenant} (${created.via}); it is shown only this once:\n`);
       process.stdout.write(`${created.key}\n`);
+      return 0;
+    }
+    case 'models': {
+      const [sub, ...args] = rest;
+      if (sub !== 'add') return usage(`unknown models command '${sub ?? ''}'`);
+      const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { weights: { type: 'string' } } });
+      if (positionals.length !== 1) return usage('models add needs one manifest file: malan models add models/NAME.json [--weights FILE.onnx]');
+      const added = await addModelCommand(config(), positionals[0]!, values.weights);
+      process.stderr.write(`${added.created ? 'added' : 'already there:'} ${added.model}, version (${added.via}):\n`);
+      process.stdout.write(`${added.version}\n`);
       return 0;
     }
     case 'migrate': {

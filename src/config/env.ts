@@ -46,6 +46,18 @@ export const envSchema = z.object({
   MALAN_READ_LOCAL_INPUTS: flag.default(true),
   /** Allow webhooks to loopback and private addresses (tests, single-host set-ups). */
   MALAN_ALLOW_PRIVATE_WEBHOOKS: flag.default(false),
+  /** Hosts (comma-separated, e.g. "assets.lan,10.0.0.5:9000") that prediction input URLs may reach although they are private. */
+  MALAN_INPUT_URL_ALLOWLIST: z.string().default(''),
+  /** Largest data: URL accepted as a prediction input, decoded bytes (default 10 MB, as Replicate's clients assume). */
+  MALAN_MAX_DATA_URL_BYTES: positiveInt.default(10_000_000),
+  /** Largest image a model is fed, in pixels; bigger ones are refused before they are decoded. */
+  MALAN_MAX_IMAGE_PIXELS: positiveInt.default(100_000_000),
+  /** Most frames a video-to-video prediction may have. */
+  MALAN_MAX_VIDEO_FRAMES: positiveInt.default(18_000),
+  /** Memory a worker gives ONNX sessions before it unloads the least recently used (MiB). */
+  MALAN_ONNX_MEMORY_MB: positiveInt.default(4096),
+  /** Predictions a worker takes at once (they wait on its one ONNX session host, which batches them). */
+  MALAN_INFERENCE_CONCURRENCY: positiveInt.default(32),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -75,6 +75,8 @@ export const jobs = pgTable(
     error: jsonb('error').$type<{ code: string; message: string } | null>(),
     /** Execution details: the source probe, the path that ran and why, fallbacks taken. */
     execution: jsonb('execution').$type<Record<string, unknown> | null>(),
+    /** A prediction's output (JSON; files in it as `{"$file": "<output name>"}`, made into signed URLs when read). */
+    result: jsonb('result'),
     webhook: text('webhook'),
     webhookEventsFilter: jsonb('webhook_events_filter').$type<string[] | null>(),
     idempotencyKey: text('idempotency_key'),
@@ -171,6 +173,40 @@ export const workers = pgTable('workers', {
   stoppedAt: timestamp('stopped_at', { withTimezone: true, mode: 'date' }),
 });
 
+/** The models the farm serves (`owner/name`), each with versions; the newest is what a bare name runs. */
+export const models = pgTable(
+  'models',
+  {
+    id: text('id').primaryKey(),
+    owner: text('owner').notNull(),
+    name: text('name').notNull(),
+    description: text('description').notNull().default(''),
+    task: text('task').notNull(),
+    license: text('license').notNull(),
+    latestVersionId: text('latest_version_id'),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('models_name_idx').on(t.owner, t.name)],
+);
+
+export const modelVersions = pgTable(
+  'model_versions',
+  {
+    /** sha256 of the manifest and the weights' sha256: the same model added twice is one version. */
+    id: text('id').primaryKey(),
+    modelId: text('model_id').notNull().references(() => models.id),
+    label: text('label'),
+    manifest: jsonb('manifest').notNull(),
+    weightsFileId: text('weights_file_id').notNull().references(() => files.id),
+    weightsSha256: text('weights_sha256').notNull(),
+    weightsSize: bigint('weights_size', { mode: 'number' }).notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index('model_versions_model_idx').on(t.modelId, t.createdAt)],
+);
+
+export type ModelRow = typeof models.$inferSelect;
+export type ModelVersionRow = typeof modelVersions.$inferSelect;
 export type TenantRow = typeof tenants.$inferSelect;
 export type JobRow = typeof jobs.$inferSelect;
 export type FileRow = typeof files.$inferSelect;

@@ -7,7 +7,8 @@ import type { WorkerCapabilities } from '../capabilities/worker-capabilities.js'
 import type { LogLine } from '../db/schema.js';
 import type { FfmpegRunOptions, FfmpegRunResult } from '../media/ffmpeg.js';
 import type { MediaProbe } from '../media/media-probe.js';
-import type { ReportedOutput, UsageReport } from '../queue/messages.js';
+import type { ModelPayload, ReportedOutput, UsageReport } from '../queue/messages.js';
+import type { TensorMap } from '../onnx/tensor.js';
 
 export interface TransferDoor {
   /** Makes input `fileId` readable at `dest`: in place when this host has it, else over HTTP. */
@@ -40,6 +41,28 @@ export interface FlowDoor {
   childResults<T>(): Promise<T[]>;
 }
 
+/** The part of the ONNX door (src/onnx/onnx-door.ts) that job code uses. */
+export interface OnnxRunner {
+  readonly providers: ReadonlyArray<'tensorrt' | 'cuda' | 'cpu'>;
+  readonly fallbackReasons: readonly string[];
+  run(
+    model: { key: string; path: string; batch?: { maxSize: number; maxDelayMs: number } | null },
+    feeds: TensorMap,
+    opts?: { signal?: AbortSignal },
+  ): Promise<{ outputs: TensorMap; batchSize: number; seconds: number; provider: 'tensorrt' | 'cuda' | 'cpu' }>;
+}
+
+/** What an inference job runs with: its model, this worker's ONNX door, and the way to outside inputs. */
+export interface InferenceDoor {
+  model: ModelPayload;
+  onnx: OnnxRunner;
+  /** The model's weights on this worker's disk (cached by sha256, checked once). */
+  weightsPath(signal: AbortSignal): Promise<string>;
+  /** Fetches an outside http(s) URL to `dest`, refusing private addresses (unless allow-listed) and more than `maxBytes`. */
+  fetchOutside(url: string, dest: string, signal: AbortSignal, maxBytes: number): Promise<number>;
+  limits: { maxImagePixels: number; maxVideoFrames: number; maxInputBytes: number };
+}
+
 export interface JobRuntime<I> {
   jobId: string;
   attempt: number;
@@ -50,6 +73,8 @@ export interface JobRuntime<I> {
   killGraceMs: number;
   transfer: TransferDoor;
   media: MediaDoor;
+  /** Set for inference jobs. */
+  inference?: InferenceDoor;
   /** Null where the job cannot fan out (a chunk itself, tests). */
   flow: FlowDoor | null;
   log(level: LogLine['level'], msg: string): void;
@@ -60,6 +85,8 @@ export interface JobRuntime<I> {
 export interface JobResult {
   outputs: ReportedOutput[];
   usage: Omit<UsageReport, 'wallSeconds'>;
+  /** A prediction's output, JSON (files as `{"$file": id}` of outputs above). */
+  output?: unknown;
   /** What ran and why: shown on the job (path, reasons, fallbacks, probe). */
   execution: Record<string, unknown>;
 }

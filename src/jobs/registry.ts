@@ -3,13 +3,14 @@
  * again in the worker. Exhaustive: adding a kind to JOB_KINDS fails to compile until it is here.
  */
 import type { z } from 'zod';
+import { inferenceFileIds, inferenceInputSchema, type InferenceInput } from './inference/spec.js';
 import { transcodeInputSchema, type TranscodeInput } from './transcode/spec.js';
 
-export const JOB_KINDS = ['transcode'] as const;
+export const JOB_KINDS = ['transcode', 'inference'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
 /** Kinds of the design that are not on this farm yet: refused with a message saying so. */
-export const PLANNED_KINDS = ['render', 'live', 'inference'] as const;
+export const PLANNED_KINDS = ['render', 'live'] as const;
 
 export interface JobKindDefinition<I> {
   kind: JobKind;
@@ -22,7 +23,11 @@ export interface JobKindDefinition<I> {
   attempts: number;
 }
 
-type Registry = { [K in JobKind]: JobKindDefinition<K extends 'transcode' ? TranscodeInput : never> };
+interface KindInputs {
+  transcode: TranscodeInput;
+  inference: InferenceInput;
+}
+type Registry = { [K in JobKind]: JobKindDefinition<KindInputs[K]> };
 
 export const jobKinds: Registry = {
   transcode: {
@@ -32,7 +37,19 @@ export const jobKinds: Registry = {
     queue: 'transcode',
     attempts: 3,
   },
+  inference: {
+    kind: 'inference',
+    inputSchema: inferenceInputSchema,
+    fileIds: inferenceFileIds,
+    queue: 'inference',
+    attempts: 3,
+  },
 };
+
+/** A kind's definition over an input not yet narrowed to its type (the schema narrows it). */
+export function kindDefinition(kind: JobKind): JobKindDefinition<unknown> {
+  return jobKinds[kind] as JobKindDefinition<unknown>;
+}
 
 export function isJobKind(kind: unknown): kind is JobKind {
   return typeof kind === 'string' && (JOB_KINDS as readonly string[]).includes(kind);

@@ -4,20 +4,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FfmpegProgress } from './ffmpeg-output.js';
-import { FfmpegError, probeMedia, ProbeError, runFfmpeg, splitArgv } from './ffmpeg.js';
+import { FfmpegError, probeMedia, ProbeError, runFfmpeg, spawnFfmpegPipe, splitArgv } from './ffmpeg.js';
 import { VIDEO } from '../../test/helpers/assets.js';
+import { alive } from '../../test/helpers/process-alive.js';
 
-
-/** True while a process with this pid exists. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
-    throw err;
-  }
-}
 
 describe('splitArgv', () => {
   it('splits input options, the input, output options and the output', () => {
@@ -166,6 +156,61 @@ describe('runFfmpeg', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('spawnFfmpegPipe', () => {
+  const RAW_GRAY = ['-f', 'rawvideo', '-pix_fmt', 'gray', '-s', '4x2', '-framerate', '25'];
+
+  it('takes frames on stdin and gives frames on stdout, with the CPU time of the run', async () => {
+    const spawned: number[] = [];
+    const pipe = spawnFfmpegPipe(['-nostdin', '-loglevel', 'level+info', '-benchmark', ...RAW_GRAY, '-i', 'pipe:0', '-vf', 'negate', ...RAW_GRAY.slice(0, 4), 'pipe:1'], {
+      onSpawn: (pid) => spawned.push(pid),
+    });
+    const out: Buffer[] = [];
+    pipe.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+    pipe.stdin.end(Buffer.from([0, 10, 20, 30, 40, 50, 60, 255, 1, 2, 3, 4, 5, 6, 7, 8]));
+    const result = await pipe.done;
+    expect([...Buffer.concat(out)]).toEqual([255, 245, 235, 225, 215, 205, 195, 0, 254, 253, 252, 251, 250, 249, 248, 247]);
+    expect(result.cpuSeconds).toBeGreaterThan(0);
+    expect(spawned).toHaveLength(1);
+  });
+
+  it('rejects with ffmpeg’s own error line and the stderr tail', async () => {
+    const logs: string[] = [];
+    const pipe = spawnFfmpegPipe(['-nostdin', '-loglevel', 'level+info', '-i', '/nonexistent/malan-missing.mp4', '-f', 'rawvideo', 'pipe:1'], { onLog: (l) => logs.push(l) });
+    const err = await pipe.done.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FfmpegError);
+    expect(err).toMatchObject({ aborted: false, message: '[error] /nonexistent/malan-missing.mp4: No such file or directory' });
+    expect((err as FfmpegError).stderrTail).toEqual(logs);
+  });
+
+  it('rejects when the binary is missing', async () => {
+    const pipe = spawnFfmpegPipe(['-version'], { ffmpegPath: '/nonexistent/ffmpeg' });
+    await expect(pipe.done).rejects.toMatchObject({ message: 'spawn /nonexistent/ffmpeg ENOENT', aborted: false });
+  });
+
+  it('throws at once when the signal is already aborted', () => {
+    expect(() => spawnFfmpegPipe(['-version'], { signal: AbortSignal.abort() })).toThrow('aborted before start');
+  });
+
+  it('kills an ffmpeg blocked writing to a stdout nobody reads: SIGTERM, then SIGKILL after the grace', async () => {
+    const controller = new AbortController();
+    let pid = 0;
+    const pipe = spawnFfmpegPipe(['-nostdin', '-f', 'lavfi', '-i', 'testsrc2=s=640x360:d=60', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], {
+      signal: controller.signal,
+      killGraceMs: 300,
+      onSpawn: (p) => (pid = p),
+    });
+    // Read one chunk so ffmpeg is surely running, then stop reading: the pipe fills and its write() blocks.
+    await new Promise((resolve) => pipe.stdout.once('data', resolve));
+    pipe.stdout.pause();
+    await new Promise((r) => setTimeout(r, 200));
+    const started = performance.now();
+    controller.abort();
+    await expect(pipe.done).rejects.toMatchObject({ aborted: true, message: 'ffmpeg was stopped' });
+    expect(performance.now() - started).toBeLessThan(3000);
+    expect(alive(pid)).toBe(false);
   });
 });
 

@@ -1,9 +1,11 @@
 /**
  * The one door to ffmpeg and ffprobe: the only module that spawns them. ffmpeg runs through
- * fluent-ffmpeg (archived upstream, so nothing else may touch it); ffprobe is run directly for
- * its JSON output. Every run takes an AbortSignal: abort sends SIGTERM, then SIGKILL after a grace.
+ * fluent-ffmpeg (archived upstream, so nothing else may touch it), except when its stdin and
+ * stdout carry data (spawnFfmpegPipe, see there); ffprobe is run directly for its JSON output.
+ * Every run takes an AbortSignal: abort sends SIGTERM, then SIGKILL after a grace.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
 import ffmpeg from 'fluent-ffmpeg';
 import { inputHardeningArgs } from './input-hardening.js';
 import type { MediaProbe } from './media-probe.js';
@@ -59,8 +61,7 @@ export function splitArgv(args: readonly string[]) {
 export function runFfmpeg(args: readonly string[], opts: FfmpegRunOptions = {}): Promise<FfmpegRunResult> {
   const parts = splitArgv(args);
   const started = performance.now();
-  let cpuSeconds = 0;
-  const tail: string[] = [];
+  const log = new StderrLog(opts.onLog);
   const progress = new ProgressParser();
   return new Promise((resolve, reject) => {
     if (opts.signal?.aborted) return reject(new FfmpegError('aborted before start', [], true));
@@ -75,16 +76,7 @@ export function runFfmpeg(args: readonly string[], opts: FfmpegRunOptions = {}):
     if (parts.outputOptions.length) command.outputOptions(...asArguments(parts.outputOptions));
     command.output(parts.output);
     if (opts.ffmpegPath) command.setFfmpegPath(opts.ffmpegPath);
-    let killTimer: NodeJS.Timeout | undefined;
-    const onAbort = () => {
-      command.kill('SIGTERM');
-      killTimer = setTimeout(() => command.kill('SIGKILL'), opts.killGraceMs ?? 5000);
-    };
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-    const finish = () => {
-      opts.signal?.removeEventListener('abort', onAbort);
-      if (killTimer) clearTimeout(killTimer);
-    };
+    const finish = killOnAbort(opts, (signal) => command.kill(signal));
     command.on('start', () => {
       const proc = (command as unknown as { ffmpegProc?: import('node:child_process').ChildProcess }).ffmpegProc;
       if (proc?.pid) opts.onSpawn?.(proc.pid);
@@ -94,30 +86,126 @@ export function runFfmpeg(args: readonly string[], opts: FfmpegRunOptions = {}):
         for (const p of progress.push(chunk)) opts.onProgress?.(p);
       });
     });
-    command.on('stderr', (line: string) => {
-      const bench = parseBenchLine(line);
-      if (bench !== null) {
-        cpuSeconds = bench;
-        return;
-      }
-      if (line.includes('bench: maxrss') || line.trim() === '') return;
-      tail.push(line);
-      if (tail.length > 20) tail.shift();
-      opts.onLog?.(line);
-    });
+    command.on('stderr', (line: string) => log.push(line));
     command.on('end', () => {
       finish();
-      resolve({ wallSeconds: (performance.now() - started) / 1000, cpuSeconds });
+      resolve({ wallSeconds: (performance.now() - started) / 1000, cpuSeconds: log.cpuSeconds });
     });
     command.on('error', (err: Error) => {
       finish();
-      const aborted = opts.signal?.aborted ?? false;
-      // At `-loglevel level+info` fluent-ffmpeg's message holds no reason (it skips "[…]" lines): take ffmpeg's own last error.
-      const errorLine = [...tail].reverse().find((l) => /\[(error|fatal|panic)\]/.test(l))?.replace(/ @ 0x[0-9a-f]+/, '');
-      reject(new FfmpegError(aborted ? 'ffmpeg was stopped' : (errorLine ?? firstLine(err.message)), tail.slice(), aborted));
+      reject(log.failure(opts.signal?.aborted ?? false, firstLine(err.message)));
     });
     command.run();
   });
+}
+
+export interface FfmpegPipe {
+  /** What ffmpeg writes to `pipe:1`. Read it (or destroy it): ffmpeg blocks while it is full. */
+  stdout: Readable;
+  /** What ffmpeg reads from `pipe:0`; end it to end the input. A write after ffmpeg is gone fails, and `done` says why. */
+  stdin: Writable;
+  /** Settles once ffmpeg has exited and its stderr is read: rejects with FfmpegError as runFfmpeg does. */
+  done: Promise<FfmpegRunResult>;
+}
+
+/**
+ * ffmpeg with its stdin and stdout handed to the caller as streams, for frames that must not touch
+ * the disk. Same contract as runFfmpeg: the signal stops it (SIGTERM, then SIGKILL after the
+ * grace), stderr goes to onLog, and -benchmark's CPU time is reported. Throws at once if the
+ * signal is already aborted. The args are the whole argv; inputs are hardened by whoever builds them.
+ *
+ * Spawned directly, not through fluent-ffmpeg: fluent-ffmpeg pipes its own streams in and out
+ * instead of handing back the process's, and when an output stream closes it gives the process
+ * 20 ms to have exited before failing the run with "Output stream closed" and killing it, a
+ * race a slow consumer (a model) or a loaded host loses.
+ */
+export function spawnFfmpegPipe(args: readonly string[], opts: FfmpegRunOptions = {}): FfmpegPipe {
+  if (opts.signal?.aborted) throw new FfmpegError('aborted before start', [], true);
+  const started = performance.now();
+  const log = new StderrLog(opts.onLog);
+  const child = spawn(opts.ffmpegPath ?? 'ffmpeg', [...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  if (child.pid) opts.onSpawn?.(child.pid);
+  // ffmpeg exiting early closes the pipe under a writer (EPIPE); `done` reports why it exited.
+  child.stdin.on('error', () => {});
+  const finish = killOnAbort(opts, (signal) => child.kill(signal));
+  const stderrRead = readLines(child.stderr, (line) => log.push(line));
+  const done = new Promise<FfmpegRunResult>((resolve, reject) => {
+    child.once('error', (err) => {
+      finish();
+      reject(log.failure(false, err.message));
+    });
+    // 'exit', not 'close': 'close' also waits for stdout, which a consumer may have stopped reading.
+    child.once('exit', (code, signal) => {
+      finish();
+      void stderrRead.then(() => {
+        if (code === 0) return resolve({ wallSeconds: (performance.now() - started) / 1000, cpuSeconds: log.cpuSeconds });
+        const how = signal ? `ffmpeg was killed with signal ${signal}` : `ffmpeg exited with code ${code}`;
+        reject(log.failure(opts.signal?.aborted ?? false, how));
+      });
+    });
+  });
+  return { stdout: child.stdout, stdin: child.stdin, done };
+}
+
+/** Calls onLine for each line of a text stream (ffmpeg ends its status lines with \r); settles when it ends. */
+function readLines(stream: Readable, onLine: (line: string) => void): Promise<void> {
+  let rest = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    const lines = (rest + chunk).split(/\r\n|\r|\n/);
+    rest = lines.pop() ?? '';
+    for (const line of lines) onLine(line);
+  });
+  return new Promise((resolve) => {
+    stream.once('close', () => {
+      if (rest) onLine(rest);
+      resolve();
+    });
+  });
+}
+
+/**
+ * What every ffmpeg run does with stderr: `-benchmark`'s CPU line is kept as the meter, the rest
+ * goes to the log, and the last 20 lines are kept to say why a run failed.
+ */
+class StderrLog {
+  cpuSeconds = 0;
+  private readonly tail: string[] = [];
+
+  constructor(private readonly onLog?: (line: string) => void) {}
+
+  push(line: string): void {
+    const bench = parseBenchLine(line);
+    if (bench !== null) {
+      this.cpuSeconds = bench;
+      return;
+    }
+    if (line.includes('bench: maxrss') || line.trim() === '') return;
+    this.tail.push(line);
+    if (this.tail.length > 20) this.tail.shift();
+    this.onLog?.(line);
+  }
+
+  /** `fallback` is the reason when ffmpeg logged no error line of its own. */
+  failure(aborted: boolean, fallback: string): FfmpegError {
+    // At `-loglevel level+info` fluent-ffmpeg's message holds no reason (it skips "[…]" lines): take ffmpeg's own last error.
+    const errorLine = [...this.tail].reverse().find((l) => /\[(error|fatal|panic)\]/.test(l))?.replace(/ @ 0x[0-9a-f]+/, '');
+    return new FfmpegError(aborted ? 'ffmpeg was stopped' : (errorLine ?? fallback), this.tail.slice(), aborted);
+  }
+}
+
+/** Wires the signal to SIGTERM, then SIGKILL after the grace; returns the cleanup to call once the process has ended. */
+function killOnAbort(opts: Pick<FfmpegRunOptions, 'signal' | 'killGraceMs'>, kill: (signal: NodeJS.Signals) => void): () => void {
+  let killTimer: NodeJS.Timeout | undefined;
+  const onAbort = () => {
+    kill('SIGTERM');
+    killTimer = setTimeout(() => kill('SIGKILL'), opts.killGraceMs ?? 5000);
+  };
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  return () => {
+    opts.signal?.removeEventListener('abort', onAbort);
+    if (killTimer) clearTimeout(killTimer);
+  };
 }
 
 /** fluent-ffmpeg only keeps tokens whole when given two or more arguments. */

@@ -4,9 +4,11 @@
  */
 import type { JobErrorCode } from '../jobs/job-error.js';
 import type { LogLine } from '../db/schema.js';
+import type { ResolvedManifest } from '../models/manifest.js';
 
 export const QUEUE_NAMES = {
   transcode: 'transcode',
+  inference: 'inference',
   reports: 'reports',
   /** Chunks of split jobs, encoded by any worker that takes the kind. */
   chunks: 'transcode-chunks',
@@ -30,8 +32,17 @@ export interface JobPayload {
   /** Signed base URL for outputs: PUT `${uploadUrl}&name=<name>` (query carries the signature). */
   uploadUrl: string;
   timeoutSeconds: number;
+  /** For inference: the model version to run and where its weights are. */
+  model?: ModelPayload;
   /** Set when a job that fanned out is resumed: its attempt and what it saved. */
   flow?: { attempt: number; state: Record<string, unknown>; elapsedSeconds: number };
+}
+
+export interface ModelPayload {
+  version: string;
+  manifest: ResolvedManifest;
+  /** Signed URL of the weights; `localPath` when they lie on this host's disk (read in place if the size matches). */
+  weights: { url: string; sha256: string; size: number; localPath?: string };
 }
 
 /** The data of a chunk on the chunk queue: one piece of a split job, for any worker. */
@@ -87,6 +98,8 @@ export type Report =
       willRetry: boolean;
       error: { code: JobErrorCode; message: string } | null;
       outputs: ReportedOutput[];
+      /** A prediction's output (JSON; files as `{"$file": id}`). */
+      output?: unknown;
       usage: UsageReport;
       execution: Record<string, unknown>;
     }

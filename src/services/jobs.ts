@@ -9,13 +9,16 @@ import { z } from 'zod';
 import { ApiError, notFound } from '../api/api-error.js';
 import { files, jobs, TERMINAL_STATUSES, usageEvents, type JobRow, type JobStatus, JOB_STATUSES } from '../db/schema.js';
 import { idPattern, newId } from '../ids.js';
-import { isJobKind, JOB_KINDS, jobKinds, PLANNED_KINDS, type JobKind } from '../jobs/registry.js';
+import { isJobKind, JOB_KINDS, kindDefinition, PLANNED_KINDS, type JobKind } from '../jobs/registry.js';
 import { channels, type JobPayload } from '../queue/messages.js';
 import { kindJobOptions } from '../queue/farm-queues.js';
 import type { FarmContext } from './farm-context.js';
 import { findFile } from './files.js';
 import type { Principal } from './keys.js';
 import { jobView, type UsageSummary } from './job-view.js';
+import { formatIssues } from './format-issues.js';
+import { checkInferenceInput, modelPayload } from './inference-jobs.js';
+import type { InferenceInput } from '../jobs/inference/spec.js';
 import { validateWebhookUrl } from './webhook-url.js';
 import { publishJobEvent } from './job-events.js';
 import { enqueueWebhook } from './webhooks.js';
@@ -31,11 +34,6 @@ const submitSchema = z.strictObject({
   webhook_events_filter: z.array(z.enum(WEBHOOK_EVENTS)).optional(),
 });
 
-export function formatIssues(error: z.ZodError, root = ''): string {
-  return error.issues
-    .map((i) => `${[root, ...i.path.map(String)].filter(Boolean).join('.') || '(body)'}: ${i.message}`)
-    .join('; ');
-}
 
 export async function submitJob(ctx: FarmContext, who: Principal, body: unknown, idempotencyKey: string | undefined) {
   const parsed = submitSchema.safeParse(body);
@@ -45,7 +43,7 @@ export async function submitJob(ctx: FarmContext, who: Principal, body: unknown,
     const later = (PLANNED_KINDS as readonly string[]).includes(req.kind) ? ` ('${req.kind}' is planned but not on this farm yet)` : '';
     throw new ApiError('invalid_request', `kind: unknown kind '${req.kind}'${later}; this farm runs: ${JOB_KINDS.join(', ')}`);
   }
-  const def = jobKinds[req.kind];
+  const def = kindDefinition(req.kind);
   if (req.input === undefined) throw new ApiError('invalid_request', 'input: required (the job\'s parameters, see the kind\'s schema)');
   const input = def.inputSchema.safeParse(req.input);
   if (!input.success) throw new ApiError('invalid_request', formatIssues(input.error, 'input'));
@@ -53,6 +51,7 @@ export async function submitJob(ctx: FarmContext, who: Principal, body: unknown,
   if (idempotencyKey !== undefined && !/^[\x21-\x7e]{1,255}$/.test(idempotencyKey)) {
     throw new ApiError('invalid_request', 'Idempotency-Key must be 1–255 visible ASCII characters');
   }
+  if (req.kind === 'inference') input.data = await checkInferenceInput(ctx, input.data as InferenceInput);
   for (const fileId of def.fileIds(input.data)) {
     if (!(await findFile(ctx.db, { tenantId: who.tenantId, operator: false }, fileId))) {
       throw new ApiError('invalid_request', `input: file ${fileId} was not found (upload it with POST /v1/files first)`);
@@ -97,7 +96,7 @@ export async function submitJob(ctx: FarmContext, who: Principal, body: unknown,
 /** Puts a job's work on its kind's queue with freshly signed URLs. Idempotent per job id. */
 export async function enqueueJob(ctx: FarmContext, job: JobRow): Promise<void> {
   const kind = job.kind as JobKind;
-  const def = jobKinds[kind];
+  const def = kindDefinition(kind);
   const input = def.inputSchema.parse(job.input);
   const ttl = 7 * 24 * 3600; // covers a long wait in the queue; the reconciler re-signs on re-enqueue
   const ids = def.fileIds(input);
@@ -118,6 +117,7 @@ export async function enqueueJob(ctx: FarmContext, job: JobRow): Promise<void> {
     localFiles,
     uploadUrl: ctx.signer.sign('PUT', `/internal/jobs/${job.id}/outputs`, ttl),
     timeoutSeconds: (input as { timeout_seconds?: number }).timeout_seconds ?? ctx.config.MALAN_JOB_TIMEOUT_SECONDS,
+    ...(kind === 'inference' && { model: await modelPayload(ctx, (input as InferenceInput).version!, ttl) }),
   };
   await ctx.queues.byKind[kind].add(kind, payload, kindJobOptions(job.id, def.attempts, job.priority));
 }

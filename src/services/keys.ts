@@ -27,7 +27,7 @@ export async function createKey(db: Db, tenantName: string, operator: boolean): 
   return { key, tenantId, keyId };
 }
 
-async function ensureTenant(db: Db, name: string): Promise<string> {
+export async function ensureTenant(db: Db, name: string): Promise<string> {
   await db
     .insert(tenants)
     .values({ id: newId('ten'), name, webhookSecret: `whsec_${randomBytes(24).toString('base64')}` })

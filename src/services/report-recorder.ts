@@ -125,7 +125,7 @@ async function recordEnded(ctx: FarmContext, r: Ended) {
     }
     const [updated] = await tx
       .update(jobs)
-      .set({ ...next, outputs, execution: r.execution, completedAt: next.status === 'queued' ? null : at, progress: next.status === 'succeeded' ? 1 : job.progress })
+      .set({ ...next, outputs, execution: r.execution, ...(next.status === 'succeeded' && r.output !== undefined && { result: r.output }), completedAt: next.status === 'queued' ? null : at, progress: next.status === 'succeeded' ? 1 : job.progress })
       .where(eq(jobs.id, r.jobId))
       .returning();
     return updated ?? null;

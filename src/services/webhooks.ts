@@ -13,6 +13,7 @@ import { jobs, tenants, type JobRow } from '../db/schema.js';
 import { QUEUE_NAMES } from '../queue/messages.js';
 import type { FarmContext } from './farm-context.js';
 import { jobWithUsage } from './jobs.js';
+import { predictionView } from './predictions.js';
 
 export type WebhookEvent = 'start' | 'completed';
 
@@ -60,7 +61,8 @@ export function startWebhookDelivery(ctx: FarmContext, connection: import('iored
       if (!row?.webhook) return;
       if (!ctx.config.MALAN_ALLOW_PRIVATE_WEBHOOKS) await refusePrivateAddress(row.webhook);
       const [tenant] = await ctx.db.select().from(tenants).where(eq(tenants.id, row.tenantId));
-      const body = JSON.stringify(await jobWithUsage(ctx, row));
+      // A prediction's webhook carries the prediction, as Replicate's clients expect.
+      const body = JSON.stringify(row.kind === 'inference' ? await predictionView(ctx, row) : await jobWithUsage(ctx, row));
       const timestamp = Math.floor(Date.now() / 1000);
       const res = await fetch(row.webhook, {
         method: 'POST',

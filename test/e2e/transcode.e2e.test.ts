@@ -6,29 +6,21 @@
 import { execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient, waitForJob, type ApiClient } from '../helpers/api-client.js';
 import { startFarm, type FarmProcesses } from '../helpers/farm-processes.js';
 import { ASSETS, testWorld } from '../helpers/test-env.js';
+import { webhookReceiver } from '../helpers/webhook-receiver.js';
 import { followSse } from '../helpers/sse.js';
 
 let farm: FarmProcesses;
 let api: ApiClient;
 let key: string;
-const hooks: Array<{ headers: http.IncomingHttpHeaders; body: string }> = [];
-const hookServer = http.createServer((req, res) => {
-  let body = '';
-  req.on('data', (c) => (body += c));
-  req.on('end', () => {
-    hooks.push({ headers: req.headers, body });
-    res.end('ok');
-  });
-});
+let receiver: Awaited<ReturnType<typeof webhookReceiver>>;
 
 beforeAll(async () => {
-  await new Promise<void>((r) => hookServer.listen(0, '127.0.0.1', r));
+  receiver = await webhookReceiver();
   const world = await testWorld();
   farm = await startFarm(world.env);
   key = await farm.createKey('studio-a');
@@ -36,7 +28,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await farm?.stop();
-  hookServer.close();
+  receiver?.close();
 });
 
 const ffprobe = (file: string, entries: string) => execFileSync('ffprobe', ['-v', 'error', '-show_entries', entries, '-of', 'json', file], { encoding: 'utf8' });
@@ -46,8 +38,7 @@ describe('a transcode through the whole farm', () => {
     const source = path.join(ASSETS, 'video/flower.mp4');
     const up = await api.upload(readFileSync(source), 'video/mp4', 'flower.mp4');
     expect(up.status).toBe(201);
-    const port = (hookServer.address() as { port: number }).port;
-    const submitted = await api.post('/v1/jobs', { kind: 'transcode', input: { source: { file: up.body.id }, height: 240 }, webhook: `http://127.0.0.1:${port}/hook`, webhook_events_filter: ['completed'] });
+    const submitted = await api.post('/v1/jobs', { kind: 'transcode', input: { source: { file: up.body.id }, height: 240 }, webhook: receiver.url, webhook_events_filter: ['completed'] });
     expect(submitted.status).toBe(201);
     const id = submitted.body.id;
 
@@ -100,8 +91,7 @@ describe('a transcode through the whole farm', () => {
     expect(logs).toContain('Input #0');
 
     const secret = (await api.get('/v1/webhooks/default/secret')).body.key as string;
-    const deadline = Date.now() + 20_000;
-    while (!hooks.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const hooks = await receiver.waitFor(1);
     expect(hooks).toHaveLength(1);
     const hook = hooks[0]!;
     const expected = createHmac('sha256', Buffer.from(secret.slice('whsec_'.length), 'base64')).update(`${hook.headers['webhook-id']}.${hook.headers['webhook-timestamp']}.${hook.body}`).digest('base64');

@@ -16,6 +16,8 @@ export interface FarmProcesses {
   workers: ChildProcess[];
   startWorker(extraEnv?: Record<string, string>): Promise<ChildProcess>;
   createKey(tenant: string, operator?: boolean): Promise<string>;
+  /** Runs `malan <args>` with this farm's environment; rejects with its stderr when it fails. */
+  cli(args: string[]): Promise<{ stdout: string; stderr: string }>;
   log(name: 'serve' | `worker-${number}`): string;
   stop(): Promise<void>;
 }
@@ -77,6 +79,13 @@ export async function startFarm(env: Record<string, string>, opts: { workers?: n
         execFile(process.execPath, [cliEntry, 'keys', 'create', '--tenant', tenant, ...(operator ? ['--operator'] : [])], { env: { ...process.env, ...fullEnv } }, (err, stdout, stderr) => {
           if (err) return reject(new Error(`keys create failed: ${stderr}`));
           resolve(stdout.trim().split('\n').pop()!);
+        });
+      }),
+    cli: (args) =>
+      new Promise((resolve, reject) => {
+        execFile(process.execPath, [cliEntry, ...args], { env: { ...process.env, ...fullEnv } }, (err, stdout, stderr) => {
+          if (err) return reject(Object.assign(new Error(`malan ${args.join(' ')} failed: ${stderr}`), { stderr }));
+          resolve({ stdout, stderr });
         });
       }),
     log: (name) => readFileSafe(path.join(home, `${name}.log`)),

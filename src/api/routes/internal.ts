@@ -13,6 +13,7 @@ import { jobs, files } from '../../db/schema.js';
 import { and } from 'drizzle-orm';
 import { storeFile } from '../../services/files.js';
 import { createKey } from '../../services/keys.js';
+import { addModelFromFiles } from '../../services/model-import.js';
 import type { FarmContext } from '../../services/farm-context.js';
 import { TooLargeError } from '../../storage/storage.js';
 
@@ -55,9 +56,7 @@ export function internalApi(ctx: FarmContext) {
       return c.body(null, 204);
     })
     .post('/keys', async (c) => {
-      const given = Buffer.from(/^Admin (.+)$/.exec(c.req.header('authorization') ?? '')?.[1] ?? '');
-      const secret = Buffer.from(adminToken(ctx));
-      if (given.length !== secret.length || !timingSafeEqual(given, secret)) throw new ApiError('unauthorized', 'admin token required');
+      requireAdmin(ctx, c.req.header('authorization'));
       const body = z.object({ tenant: z.string(), operator: z.boolean() }).safeParse(await c.req.json().catch(() => null));
       if (!body.success) throw new ApiError('invalid_request', 'tenant and operator are required');
       try {
@@ -65,7 +64,22 @@ export function internalApi(ctx: FarmContext) {
       } catch (err) {
         throw new ApiError('invalid_request', (err as Error).message);
       }
+    })
+    // `malan models add` while serve holds the embedded database: the files are on this host.
+    .post('/models', async (c) => {
+      requireAdmin(ctx, c.req.header('authorization'));
+      const body = z.object({ manifest: z.unknown(), manifest_dir: z.string(), weights_path: z.string().optional() }).safeParse(await c.req.json().catch(() => null));
+      if (!body.success) throw new ApiError('invalid_request', 'manifest and manifest_dir are required');
+      const added = await addModelFromFiles(ctx.db, ctx.storage, body.data.manifest, body.data.manifest_dir, body.data.weights_path);
+      return c.json({ model: added.model.owner + '/' + added.model.name, version: added.version.id, created: added.created }, 201);
     });
+}
+
+/** The CLI on this host, proven by the token derived from the farm's secret (which only this host's MALAN_HOME holds). */
+function requireAdmin(ctx: FarmContext, authorization: string | undefined) {
+  const given = Buffer.from(/^Admin (.+)$/.exec(authorization ?? '')?.[1] ?? '');
+  const secret = Buffer.from(adminToken(ctx));
+  if (given.length !== secret.length || !timingSafeEqual(given, secret)) throw new ApiError('unauthorized', 'admin token required');
 }
 
 /** The output an upload URL may write (or discard): the signature covers the job, the name and attempt are the worker's. */

@@ -5,8 +5,10 @@
  * "heigth" fails loudly instead of being ignored.
  */
 import { z } from 'zod';
+import { FILE_ID_PATTERN, timeoutSecondsSchema, wholeNumber } from '../common-schemas.js';
 
-export const FILE_ID_PATTERN = /^file_[0-9a-z]{26}$/;
+export { FILE_ID_PATTERN };
+
 
 /** x264's presets, slowest last. */
 export const X264_PRESETS = [
@@ -26,14 +28,6 @@ const bitrateSchema = (field: string) =>
   z
     .string({ error: `${field} must be a string like "2500k" or "5M"` })
     .regex(BITRATE_PATTERN, { error: `${field} must look like "2500k" or "5M" (a number followed by k or M)` });
-
-/** A whole number in [min, max], each way of missing it said in words that name the field. */
-const wholeNumber = (field: string, min: number, max: number, maxNote = '') =>
-  z
-    .number({ error: `${field} must be a number` })
-    .int({ error: `${field} must be a whole number` })
-    .min(min, { error: `${field} must be at least ${min}` })
-    .max(max, { error: `${field} must be at most ${max}${maxNote}` });
 
 // Even: 4:2:0 chroma is subsampled by two, so H.264 in 4:2:0 cannot code an odd height.
 const heightSchema = z
@@ -119,7 +113,7 @@ export const transcodeInputSchema = z
     chunk_seconds: wholeNumber('chunk_seconds', 2, 3600).optional(),
     /** A poster and a thumbnail sprite with its WebVTT track; absent means true. Ladders only so far. */
     thumbnails: z.boolean({ error: 'thumbnails must be true or false' }).optional(),
-    timeout_seconds: wholeNumber('timeout_seconds', 1, 86_400, ' (one day)').optional(),
+    timeout_seconds: timeoutSecondsSchema.optional(),
   })
   .refine((i) => i.height !== undefined || i.ladder !== undefined, {
     error: 'give "height" (one MP4 rendition) or "ladder" (several renditions)',

@@ -1,0 +1,77 @@
+/**
+ * Runs an `inference` job on a worker: the model's weights from the cache, the input fetched, the
+ * task's steps (image, classification, video, raw tensors), outputs labelled as AI-generated, and
+ * an account of what ran where (execution provider, fallbacks, batch size, time in the session).
+ */
+import path from 'node:path';
+import { JobError } from '../job-error.js';
+import type { InferenceDoor, JobResult, JobRuntime } from '../job-runtime.js';
+import type { AigcLabel } from './aigc-label.js';
+import type { InferenceInput, MediaRef } from './spec.js';
+import { runClassification, runImageToImage } from './run-image.js';
+import { runTensors } from './run-tensors.js';
+import { runVideoToVideo } from './run-video.js';
+import type { ModelHandle } from './model-step.js';
+
+export async function runInference(rt: JobRuntime<InferenceInput>): Promise<JobResult> {
+  const door = rt.inference;
+  if (!door) throw new JobError('internal', 'the job reached a worker without its model (re-submit it)', true);
+  const { manifest } = door.model;
+  rt.log('info', `model ${manifest.name} (version ${door.model.version.slice(0, 12)}), task ${manifest.task}`);
+  const provider = door.onnx.providers[0] ?? 'cpu';
+  for (const reason of door.onnx.fallbackReasons) rt.log('warn', `ONNX Runtime: ${reason}`);
+  rt.log('info', `ONNX Runtime runs on ${provider.toUpperCase()}`);
+  const handle: ModelHandle = {
+    key: door.model.version,
+    path: await door.weightsPath(rt.signal),
+    batch: manifest.batch ? { maxSize: manifest.batch.max_size, maxDelayMs: manifest.batch.max_delay_ms } : null,
+  };
+  rt.progress(0.05);
+  const label: AigcLabel = { producer: 'malan', produceId: rt.jobId, model: `${manifest.name}@${door.model.version.slice(0, 12)}`, visible: rt.input.label === 'visible' };
+  const step = { rt, door, handle, label };
+  const done = await (() => {
+    switch (manifest.task) {
+      case 'image-to-image':
+        return runImageToImage(step);
+      case 'image-classification':
+        return runClassification(step);
+      case 'video-to-video':
+        return runVideoToVideo(step);
+      case 'tensor':
+        return runTensors(step);
+    }
+  })();
+  const onGpu = done.provider !== 'cpu';
+  const gpu = rt.caps.gpus[0];
+  return {
+    outputs: done.outputs,
+    output: done.output,
+    usage: {
+      cpuSeconds: (onGpu ? 0 : done.predictSeconds) + done.cpuSeconds,
+      gpuSeconds: onGpu ? done.predictSeconds : 0,
+      gpuModel: onGpu && gpu ? gpu.name : 'cpu',
+      gpuUuid: onGpu && gpu ? gpu.uuid : null,
+      outputSeconds: done.outputSeconds ?? 0,
+    },
+    execution: {
+      path: done.provider,
+      provider: done.provider,
+      fallbacks: door.onnx.fallbackReasons,
+      model: { name: manifest.name, version: door.model.version },
+      batch_size: done.batchSize,
+      predict_seconds: Math.round(done.predictSeconds * 1e6) / 1e6,
+      label: { implicit: true, visible: label.visible, produce_id: label.produceId },
+      ...done.extra,
+    },
+  };
+}
+
+/** A media input on this worker's disk: the tenant's file over the job's signed URL, or an outside URL through the guard. */
+export async function fetchMedia(rt: JobRuntime<InferenceInput>, door: InferenceDoor, name: string): Promise<string> {
+  const ref = rt.input.inputs[name] as MediaRef | undefined;
+  if (!ref || typeof ref !== 'object') throw new JobError('invalid_input', `input "${name}" is missing`);
+  const dest = path.join(rt.workDir, `input-${name}`);
+  if ('file' in ref) await rt.transfer.fetchInput(ref.file, dest, rt.signal);
+  else await door.fetchOutside(ref.url, dest, rt.signal, door.limits.maxInputBytes);
+  return dest;
+}

@@ -1,0 +1,143 @@
+import { describe, expect, test } from 'vitest';
+import { BatchQueue, BatchSplitError, concatItems, splitOutputs, type ItemOutcome } from './batcher.js';
+import type { TensorMap } from './tensor.js';
+
+const item = (v: number, width = 2): TensorMap => ({ x: { dtype: 'float32', dims: [1, width], data: new Float32Array(width).fill(v) } });
+const valueOf = (m: TensorMap) => (m.x!.data as Float32Array)[0]!;
+
+/** A queue whose execute records each batch and answers each item with its own value (or fails the items listed in `bad`). */
+function harness(opts: { maxDelayMs?: number; limit?: number; runMs?: number; bad?: number[] } = {}) {
+  const batches: number[][] = [];
+  let release: (() => void) | null = null;
+  const queue = new BatchQueue<number>({
+    maxDelayMs: opts.maxDelayMs ?? 5,
+    limit: () => opts.limit ?? 8,
+    execute: async (items) => {
+      batches.push(items.map(valueOf));
+      if (opts.runMs === -1) await new Promise<void>((r) => (release = r));
+      else await new Promise((r) => setTimeout(r, opts.runMs ?? 1));
+      return items.map((it): ItemOutcome<number> => (opts.bad?.includes(valueOf(it)) ? { ok: false, error: new Error(`bad ${valueOf(it)}`) } : { ok: true, value: valueOf(it) * 10 }));
+    },
+  });
+  return { queue, batches, release: () => release?.() };
+}
+
+describe('BatchQueue', () => {
+  test('concurrent calls within maxDelayMs become one run, and each caller gets its own result', async () => {
+    const { queue, batches } = harness();
+    const results = await Promise.all([1, 2, 3].map((v) => queue.submit(item(v), 1, 's')));
+    expect(results).toEqual([10, 20, 30]);
+    expect(batches).toEqual([[1, 2, 3]]);
+    expect(queue.idle).toBe(true);
+  });
+
+  test('a run takes at most limit() rows, oldest first', async () => {
+    const { queue, batches } = harness({ limit: 2 });
+    await Promise.all([1, 2, 3, 4, 5].map((v) => queue.submit(item(v), 1, 's')));
+    expect(batches).toEqual([[1, 2], [3, 4], [5]]);
+  });
+
+  test('rows count, not calls: an item with 3 rows fills a limit of 4 with one more', async () => {
+    const { queue, batches } = harness({ limit: 4 });
+    await Promise.all([queue.submit(item(1), 3, 's'), queue.submit(item(2), 1, 's'), queue.submit(item(3), 1, 's')]);
+    expect(batches).toEqual([[1, 2], [3]]);
+  });
+
+  test('what arrives while a run is busy goes together, right after it', async () => {
+    const { queue, batches, release } = harness({ runMs: -1, maxDelayMs: 10_000 });
+    const first = queue.submit(item(1), 1, 's');
+    // The first item waits maxDelayMs only while the session is idle: fill it to the limit instead.
+    await new Promise((r) => setTimeout(r, 5));
+    expect(batches).toEqual([]);
+    const rest = [2, 3, 4, 5, 6, 7, 8].map((v) => queue.submit(item(v), 1, 's'));
+    await new Promise((r) => setTimeout(r, 5));
+    expect(batches).toEqual([[1, 2, 3, 4, 5, 6, 7, 8]]);
+    const late = [9, 10].map((v) => queue.submit(item(v), 1, 's'));
+    release();
+    await Promise.all([first, ...rest]);
+    await new Promise((r) => setTimeout(r, 5));
+    expect(batches).toEqual([[1, 2, 3, 4, 5, 6, 7, 8], [9, 10]]);
+    release();
+    expect(await Promise.all(late)).toEqual([90, 100]);
+  });
+
+  test('items whose signatures differ are never merged', async () => {
+    const { queue, batches } = harness();
+    await Promise.all([queue.submit(item(1), 1, 'a'), queue.submit(item(2), 1, 'b'), queue.submit(item(3), 1, 'a')]);
+    expect(batches).toEqual([[1, 3], [2]]);
+  });
+
+  test('with limit 1 an item runs at once, without waiting for company', async () => {
+    const { queue, batches } = harness({ limit: 1, maxDelayMs: 60_000 });
+    const started = Date.now();
+    expect(await queue.submit(item(1), 1, 's')).toBe(10);
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(batches).toEqual([[1]]);
+  });
+
+  test('a failed item fails only its own caller', async () => {
+    const { queue } = harness({ bad: [2] });
+    const results = await Promise.allSettled([1, 2, 3].map((v) => queue.submit(item(v), 1, 's')));
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((results[1] as PromiseRejectedResult).reason.message).toBe('bad 2');
+  });
+
+  test('a run that throws fails every item in it', async () => {
+    const queue = new BatchQueue<number>({ maxDelayMs: 1, limit: () => 8, execute: async () => Promise.reject(new Error('thread died')) });
+    const results = await Promise.allSettled([1, 2].map((v) => queue.submit(item(v), 1, 's')));
+    expect(results.map((r) => (r as PromiseRejectedResult).reason.message)).toEqual(['thread died', 'thread died']);
+    expect(queue.idle).toBe(true);
+  });
+
+  test('aborting a queued call takes it out of the batch; aborting a running one settles it at once', async () => {
+    const { queue, batches, release } = harness({ runMs: -1, maxDelayMs: 20 });
+    const queued = new AbortController();
+    const running = new AbortController();
+    const a = queue.submit(item(1), 1, 's', running.signal);
+    const b = queue.submit(item(2), 1, 's', queued.signal);
+    queued.abort(new Error('client went away'));
+    await expect(b).rejects.toThrow('client went away');
+    await new Promise((r) => setTimeout(r, 30));
+    expect(batches).toEqual([[1]]);
+    running.abort(new Error('job canceled'));
+    await expect(a).rejects.toThrow('job canceled');
+    release();
+    await expect(queue.submit(item(3), 1, 's', AbortSignal.abort(new Error('already')))).rejects.toThrow('already');
+  });
+
+  test('drain fails what is queued', async () => {
+    const { queue, release } = harness({ runMs: -1, limit: 1 });
+    const running = queue.submit(item(1), 1, 's');
+    const queued = queue.submit(item(2), 1, 's');
+    queue.drain(new Error('session evicted'));
+    await expect(queued).rejects.toThrow('session evicted');
+    release();
+    expect(await running).toBe(10);
+  });
+});
+
+describe('concatItems and splitOutputs', () => {
+  test('concatenate along dimension 0 and split back per item', () => {
+    const a: TensorMap = { x: { dtype: 'float32', dims: [1, 2], data: Float32Array.of(1, 2) }, ids: { dtype: 'int64', dims: [1, 1], data: BigInt64Array.of(7n) } };
+    const b: TensorMap = { x: { dtype: 'float32', dims: [2, 2], data: Float32Array.of(3, 4, 5, 6) }, ids: { dtype: 'int64', dims: [2, 1], data: BigInt64Array.of(8n, 9n) } };
+    const batch = concatItems([a, b]);
+    expect(batch.x).toEqual({ dtype: 'float32', dims: [3, 2], data: Float32Array.of(1, 2, 3, 4, 5, 6) });
+    expect(batch.ids).toEqual({ dtype: 'int64', dims: [3, 1], data: BigInt64Array.of(7n, 8n, 9n) });
+    const [pa, pb] = splitOutputs(batch, [1, 2]);
+    expect(pa).toEqual(a);
+    expect(pb).toEqual(b);
+    // Each part owns its whole buffer, so it can be transferred alone.
+    expect(pb!.x!.data.buffer.byteLength).toBe(pb!.x!.data.byteLength);
+  });
+
+  test('one item passes through untouched', () => {
+    const a = item(1);
+    expect(concatItems([a])).toBe(a);
+  });
+
+  test('outputs without a row per input row cannot be split', () => {
+    const outputs: TensorMap = { y: { dtype: 'float32', dims: [1, 10], data: new Float32Array(10) } };
+    expect(() => splitOutputs(outputs, [1, 1])).toThrow(BatchSplitError);
+    expect(() => splitOutputs(outputs, [1, 1])).toThrow("output 'y' has 1 rows for 2 input rows");
+  });
+});
