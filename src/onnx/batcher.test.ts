@@ -8,18 +8,18 @@ const valueOf = (m: TensorMap) => (m.x!.data as Float32Array)[0]!;
 /** A queue whose execute records each batch and answers each item with its own value (or fails the items listed in `bad`). */
 function harness(opts: { maxDelayMs?: number; limit?: number; runMs?: number; bad?: number[] } = {}) {
   const batches: number[][] = [];
-  let release: (() => void) | null = null;
+  const blocked: Array<() => void> = [];
   const queue = new BatchQueue<number>({
     maxDelayMs: opts.maxDelayMs ?? 5,
     limit: () => opts.limit ?? 8,
     execute: async (items) => {
       batches.push(items.map(valueOf));
-      if (opts.runMs === -1) await new Promise<void>((r) => (release = r));
+      if (opts.runMs === -1) await new Promise<void>((r) => blocked.push(r));
       else await new Promise((r) => setTimeout(r, opts.runMs ?? 1));
       return items.map((it): ItemOutcome<number> => (opts.bad?.includes(valueOf(it)) ? { ok: false, error: new Error(`bad ${valueOf(it)}`) } : { ok: true, value: valueOf(it) * 10 }));
     },
   });
-  return { queue, batches, release: () => release?.() };
+  return { queue, batches, release: () => blocked.splice(0).forEach((r) => r()) };
 }
 
 describe('BatchQueue', () => {
@@ -105,14 +105,28 @@ describe('BatchQueue', () => {
     await expect(queue.submit(item(3), 1, 's', AbortSignal.abort(new Error('already')))).rejects.toThrow('already');
   });
 
+  test('not batching, two runs are in flight, so the next item is already there when one ends', async () => {
+    const { queue, batches, release } = harness({ runMs: -1, limit: 1 });
+    const runs = [1, 2, 3].map((v) => queue.submit(item(v), 1, 's'));
+    await new Promise((r) => setTimeout(r, 5));
+    expect(batches).toEqual([[1], [2]]);
+    release();
+    await Promise.all(runs.slice(0, 2));
+    expect(batches).toEqual([[1], [2], [3]]);
+    release();
+    expect(await runs[2]).toBe(30);
+  });
+
   test('drain fails what is queued', async () => {
     const { queue, release } = harness({ runMs: -1, limit: 1 });
-    const running = queue.submit(item(1), 1, 's');
-    const queued = queue.submit(item(2), 1, 's');
+    const running = [queue.submit(item(1), 1, 's'), queue.submit(item(2), 1, 's')];
+    const queued = queue.submit(item(3), 1, 's');
     queue.drain(new Error('session evicted'));
     await expect(queued).rejects.toThrow('session evicted');
+    expect(queue.idle).toBe(false);
     release();
-    expect(await running).toBe(10);
+    expect(await Promise.all(running)).toEqual([10, 20]);
+    expect(queue.idle).toBe(true);
   });
 });
 

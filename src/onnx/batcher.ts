@@ -3,8 +3,8 @@
  * session is busy (or, when it is idle, for up to `maxDelayMs`), hands up to `limit()` rows of
  * items with the same signature to `execute` at once, and settles each caller with its own
  * outcome. `concatItems` and `splitOutputs` are the tensor side, used by the session thread.
- * One run at a time per queue: a second run would only wait inside ONNX Runtime, and items that
- * wait here can still join the next batch.
+ * While batching, one run at a time per queue: a second run would only wait inside ONNX Runtime,
+ * and items that wait here can still join the next batch.
  */
 import { arrayFor, elementCount, type TensorMap } from './tensor.js';
 
@@ -31,14 +31,14 @@ interface Queued<R> {
 
 export class BatchQueue<R> {
   private pending: Array<Queued<R>> = [];
-  private running = false;
+  private inFlight = 0;
   private timer: NodeJS.Timeout | null = null;
 
   constructor(private readonly opts: BatchQueueOptions<R>) {}
 
   /** Nothing queued and nothing running: the session may be evicted. */
   get idle(): boolean {
-    return !this.running && this.pending.length === 0;
+    return this.inFlight === 0 && this.pending.length === 0;
   }
 
   submit(feeds: TensorMap, rows: number, signature: string, signal?: AbortSignal): Promise<R> {
@@ -68,30 +68,47 @@ export class BatchQueue<R> {
     for (const item of this.pending.splice(0)) settle(item, { ok: false, error });
   }
 
+  /** On submit: go now if a full batch is waiting (or batching is off), else give the first item maxDelayMs to find company. */
   private schedule(): void {
-    if (this.running || this.pending.length === 0) return;
+    if (this.pending.length === 0) return;
+    const limit = this.opts.limit();
+    if (!this.canDispatch(limit)) return; // it goes when a run returns
     const first = this.pending[0]!;
     const rows = this.pending.filter((q) => q.signature === first.signature).reduce((n, q) => n + q.rows, 0);
-    if (rows >= this.opts.limit()) return this.dispatch();
-    this.timer ??= setTimeout(() => this.dispatch(), this.opts.maxDelayMs);
+    if (rows >= limit) return this.flush();
+    this.timer ??= setTimeout(() => this.flush(), this.opts.maxDelayMs);
   }
 
-  private dispatch(): void {
+  /**
+   * Batching: one run at a time, so what arrives meanwhile forms the next batch. Not batching
+   * (limit 1): two, so the thread already holds the next item when a run ends and never waits a
+   * message round trip between items (that round trip cost a quarter of the throughput of a
+   * 0.4 ms model).
+   */
+  private canDispatch(limit: number): boolean {
+    return this.inFlight < (limit <= 1 ? 2 : 1);
+  }
+
+  /** Dispatches what may go now, without waiting: what queued up while a run was busy has waited long enough. */
+  private flush(): void {
     this.clearTimer();
-    if (this.running || this.pending.length === 0) return;
-    const batch = this.take(this.opts.limit());
-    this.running = true;
-    this.opts
-      .execute(batch.map((q) => q.feeds))
-      .then(
-        (outcomes) => batch.forEach((q, i) => settle(q, outcomes[i] ?? { ok: false, error: new Error('the batch returned too few results') })),
-        (error: unknown) => batch.forEach((q) => settle(q, { ok: false, error })),
-      )
-      .finally(() => {
-        this.running = false;
-        // What queued up while this batch ran goes now: it has already waited a whole run.
-        this.dispatch();
-      });
+    for (;;) {
+      if (this.pending.length === 0) return;
+      const limit = this.opts.limit();
+      if (!this.canDispatch(limit)) return;
+      const batch = this.take(limit);
+      this.inFlight++;
+      this.opts
+        .execute(batch.map((q) => q.feeds))
+        .then(
+          (outcomes) => batch.forEach((q, i) => settle(q, outcomes[i] ?? { ok: false, error: new Error('the batch returned too few results') })),
+          (error: unknown) => batch.forEach((q) => settle(q, { ok: false, error })),
+        )
+        .finally(() => {
+          this.inFlight--;
+          this.flush();
+        });
+    }
   }
 
   /** The oldest item and those after it with the same signature, up to `limit` rows (always at least one item). */

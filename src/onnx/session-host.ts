@@ -63,8 +63,9 @@ async function load(req: Extract<HostRequest, { type: 'load' }>): Promise<HostRe
         graphOptimizationLevel: 'all',
         interOpNumThreads: 1,
         ...(req.intraOpThreads ? { intraOpNumThreads: req.intraOpThreads } : {}),
-        // Errors only: ORT warns at length about harmless things (initializers listed as inputs).
-        logSeverityLevel: 3,
+        // Fatal only: ORT warns at length about harmless things (initializers listed as inputs), and
+        // every error it logs is also thrown, which is where the door reports it.
+        logSeverityLevel: 4,
       });
       hosted = { session, provider: providers[0]! };
     } catch (err) {

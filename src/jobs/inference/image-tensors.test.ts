@@ -343,7 +343,7 @@ describe('super-resolution-10 on ONNX Runtime', () => {
     const big = tensorToPixels({ dtype: 'float32', dims: [...output!.dims], data: output!.data as Float32Array }, post({ color: 'y' }), resized);
     expect([big.width, big.height]).toEqual([672, 672]);
     const small = await sharp(big.pixels, { raw: { width: 672, height: 672, channels: 3 } }).resize(224, 224).raw().toBuffer();
-    expect(meanAbsDiff(small, resized.pixels)).toBeLessThan(4);
+    expect(meanAbsDiff(small, resized.pixels)).toBeLessThan(3); // 1.35 with sharp 0.35 and ONNX Runtime 1.30 on CPU
     const png = await encodeImage(big, 'png', { producer: 'malan-test', produceId: 'sr-1', model: 'onnx/super-resolution-10', visible: false });
     expect(await sharp(png.bytes).metadata()).toMatchObject({ width: 672, height: 672, format: 'png' });
   });

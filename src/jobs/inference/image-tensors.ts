@@ -169,28 +169,42 @@ export function tensorToPixels(tensor: TensorData, post: ImagePostprocess, chrom
   const half = type === 'float16' ? float16Table() : null;
   const scale = type === 'uint8' ? 1 : post.scale;
   const [channelStride, pixelStride] = post.layout === 'nchw' ? [plane, 1] : [1, channels];
-  /** Channel `ch` of the tensor into `out` at `at`, every `step` bytes. */
-  const quantize = (ch: number, out: Uint8Array, at: number, step: number) => {
-    for (let i = 0, o = ch * channelStride, d = at; i < plane; i++, o += pixelStride, d += step) {
-      const v = (half ? half[data[o]!]! : data[o]!) * scale;
-      out[d] = v >= 255 ? 255 : v > 0 ? (v + 0.5) | 0 : 0; // rounds half up; NaN fails both tests: 0
-    }
-  };
+  const quantize = (ch: number, out: Uint8Array, at: number, step: number) =>
+    quantizePlane(data, half, scale, ch * channelStride, pixelStride, plane, out, at, step);
 
-  const pixels = Buffer.alloc(plane * 3);
+  const rgb = new Uint8Array(plane * 3); // filled as a plain Uint8Array: writes to a Buffer run slower
   if (channels === 3) {
-    for (let ch = 0; ch < 3; ch++) quantize(ch, pixels, post.color === 'bgr' ? 2 - ch : ch, 3);
+    for (let ch = 0; ch < 3; ch++) quantize(ch, rgb, post.color === 'bgr' ? 2 - ch : ch, 3);
   } else if (post.color === 'gray') {
-    for (let ch = 0; ch < 3; ch++) quantize(0, pixels, ch, 3);
+    for (let ch = 0; ch < 3; ch++) quantize(0, rgb, ch, 3);
   } else {
     if (!chroma) throw new JobError('internal', "a 'y' output needs the resized input for its chroma, and none was given");
     const y = new Uint8Array(plane);
     quantize(0, y, 0, 1);
     const { cb, cr } = pilChroma(chroma.pixels);
     const up = (p: Uint8Array) => pilResizeBicubic(p, chroma.width, chroma.height, width, height);
-    pilMerge(y, up(cb), up(cr), pixels);
+    pilMerge(y, up(cb), up(cr), rgb);
   }
-  return { pixels, width, height };
+  return { pixels: Buffer.from(rgb.buffer, rgb.byteOffset, rgb.byteLength), width, height };
+}
+
+/**
+ * `count` values from `src` (every `stride`, from `start`) × scale into bytes of `out` (every
+ * `step`, from `at`): rounded half up, clamped, NaN to 0. One loop per source kind keeps V8's
+ * loop monomorphic; this runs on every pixel of every video frame.
+ */
+function quantizePlane(src: Float32Array | Float64Array | Uint16Array | Uint8Array, half: Float32Array | null, scale: number, start: number, stride: number, count: number, out: Uint8Array, at: number, step: number): void {
+  if (half) {
+    for (let i = 0, o = start, d = at; i < count; i++, o += stride, d += step) {
+      const v = half[src[o]!]! * scale;
+      out[d] = v >= 255 ? 255 : v > 0 ? (v + 0.5) | 0 : 0;
+    }
+  } else {
+    for (let i = 0, o = start, d = at; i < count; i++, o += stride, d += step) {
+      const v = src[o]! * scale;
+      out[d] = v >= 255 ? 255 : v > 0 ? (v + 0.5) | 0 : 0;
+    }
+  }
 }
 
 const CONTENT_TYPES = { png: 'image/png', jpeg: 'image/jpeg', webp: 'image/webp' } as const;
@@ -248,7 +262,7 @@ function pilChroma(rgb: Buffer): { cb: Uint8Array; cr: Uint8Array } {
   return { cb, cr };
 }
 
-function pilMerge(y: Uint8Array, cb: Uint8Array, cr: Uint8Array, out: Buffer): void {
+function pilMerge(y: Uint8Array, cb: Uint8Array, cr: Uint8Array, out: Uint8Array): void {
   for (let i = 0, j = 0; i < y.length; i++, j += 3) {
     const l = y[i]!, b = cb[i]!, r = cr[i]!;
     out[j] = clamp8(l + (R_CR[r]! >> 6));

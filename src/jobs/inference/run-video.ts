@@ -25,7 +25,8 @@ export async function runVideoToVideo(step: ModelStep): Promise<StepResult> {
   });
   if (!probe.video) throw new JobError('no_video_stream', 'the input has no video stream');
   const spec = inputSpec(manifest, pre.input);
-  const frameSize = tensorImageSize(spec, pre, { width: probe.video.width, height: probe.video.height });
+  // Frames arrive upright (ffmpeg applies the rotation), so a free size takes the displayed one.
+  const frameSize = tensorImageSize(spec, pre, { width: probe.video.displayWidth, height: probe.video.displayHeight });
   let mark: Buffer | null = null;
   const totals = { seconds: 0, batch: 1, provider: 'cpu' as StepResult['provider'] };
   const dest = path.join(rt.workDir, 'output.mp4');

@@ -156,6 +156,30 @@ describe('runVideoModel', () => {
     expect(asStored).toBeGreaterThan(3 * upright);
   });
 
+  it('holds back the decoder while the model stalls: inFlight frames pulled, no more read ahead', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const called: number[] = [];
+    const pids = new Map<string, number>();
+    const opts = await options(BUG, 'stalled.mp4', {
+      frameSize: { width: 160, height: 90 },
+      inFlight: 4,
+      onSpawn: (pid, role) => pids.set(role, pid),
+      applyModel: async (frame, index) => {
+        called.push(index);
+        if (index === 0) await gate; // frames 1–3 finish first
+        return invertAndDouble(frame);
+      },
+    });
+    const running = runVideoModel(opts);
+    await new Promise((r) => setTimeout(r, 1500)); // long enough to decode all 203 frames, were nothing holding the decoder back
+    expect(called.sort((a, b) => a - b)).toEqual([0, 1, 2, 3]);
+    expect(pids.has('encoder')).toBe(false); // it starts with the model's first frame
+    expect(alive(pids.get('decoder')!)).toBe(true); // blocked on a full pipe
+    release();
+    expect(await running).toMatchObject({ frames: 203, width: 320, height: 180 });
+  });
+
   it('refuses a clip longer than maxFrames before starting, from the frame count or duration × rate', async () => {
     let calls = 0;
     const applyModel = async (frame: RgbFrame) => (calls++, frame);

@@ -7,7 +7,7 @@
  */
 import { rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
-import { FfmpegError, spawnFfmpegPipe, type FfmpegPipe } from '../../media/ffmpeg.js';
+import { FfmpegError, spawnFfmpegPipe, type FfmpegPipe, type FfmpegRunResult } from '../../media/ffmpeg.js';
 import type { MediaProbe } from '../../media/media-probe.js';
 import { JobError } from '../job-error.js';
 import type { DecodedImage } from './image-tensors.js';
@@ -20,13 +20,13 @@ export interface VideoModelOptions {
   /** Output .mp4 path; removed again if the run fails. */
   dest: string;
   probe: MediaProbe;
-  /** Frames are decoded at this size (the model's input size); ffmpeg scales. */
+  /** Frames are decoded at this size (the model's input size); ffmpeg scales. They arrive upright (rotation applied): size them from the probe's displayWidth/displayHeight, not the stored width/height. */
   frameSize: { width: number; height: number };
   /** The model on one frame: RGB in, RGB out (any size, the same for every frame). Called with up to `inFlight` frames at once so a batching model can merge them. */
   applyModel: (frame: DecodedImage, index: number) => Promise<DecodedImage>;
   /** Default 4. */
   inFlight?: number;
-  /** Extra output args (the AIGC label's -metadata …), placed before the output path. */
+  /** Extra output args (the AIGC label's -metadata …), placed before the output path; a -movflags among them joins the +faststart one. */
   metadataArgs: string[];
   signal: AbortSignal;
   killGraceMs: number;
@@ -53,13 +53,7 @@ export interface VideoModelResult {
 
 export async function runVideoModel(opts: VideoModelOptions): Promise<VideoModelResult> {
   const { probe, frameSize } = opts;
-  const video = probe.video;
-  if (!video) throw new JobError('no_video_stream', 'the source has no video stream to run the model on');
-  const expected = video.frameCount ?? Math.round(probe.durationSeconds * video.frameRate);
-  if (opts.maxFrames !== undefined && expected > opts.maxFrames) throw tooManyFrames(opts.maxFrames, `the clip has ${expected} frames`);
-  const fps = frameRateFraction(video, probe.durationSeconds);
-  if (fps === null) throw new JobError('unsupported_input', 'the source does not say its frame rate');
-  if (opts.signal.aborted) throw new FfmpegError('aborted before start', [], true);
+  const { video, expected, fps } = preflight(opts);
 
   // One stop for both processes: the caller's abort, a model error or a process failing.
   const stop = new AbortController();
@@ -92,21 +86,30 @@ export async function runVideoModel(opts: VideoModelOptions): Promise<VideoModel
     if (opts.maxFrames !== undefined && index >= opts.maxFrames) throw tooManyFrames(opts.maxFrames, 'the clip has more frames than its probe said');
     const out = await opts.applyModel({ pixels, ...frameSize }, index);
     if (out.pixels.length !== out.width * out.height * 3) throw new Error(`the model returned ${out.pixels.length} bytes for a ${out.width}x${out.height} RGB frame`);
-    if (index > 0 && (out.width !== outSize.width || out.height !== outSize.height)) {
-      throw new Error(`the model returned frame ${index} at ${out.width}x${out.height}, the first at ${outSize.width}x${outSize.height}`);
+    // Calls overlap, so the first to finish (not frame 0) sets the size the others must match.
+    if (outSize.width === 0) outSize = { width: out.width, height: out.height };
+    else if (out.width !== outSize.width || out.height !== outSize.height) {
+      throw new Error(`the model returned frame ${index} at ${out.width}x${out.height}, another at ${outSize.width}x${outSize.height}`);
     }
-    outSize = { width: out.width, height: out.height };
     return out.pixels;
   };
-  const outputs = mapOrdered(readFrames(decoder.stdout, frameSize.width * frameSize.height * 3), opts.inFlight ?? 4, (pixels, i) =>
+  async function* frames(): AsyncGenerator<Buffer> {
+    try {
+      yield* readFrames(decoder.stdout, frameSize.width * frameSize.height * 3);
+    } catch (err) {
+      await decoded; // a stream cut mid-frame is the symptom; the decoder's exit says why
+      throw err;
+    }
+  }
+  const outputs = mapOrdered(frames(), opts.inFlight ?? 4, (pixels, i) =>
     model(pixels, i).catch((err: unknown) => {
       fail(err); // stop both processes now, before the encoder sees its input end and finishes a short file
       throw err;
     }),
   );
 
-  let frames = 0;
-  const encode = async (): Promise<FfmpegPipe> => {
+  let written = 0;
+  const encode = async (): Promise<FfmpegRunResult> => {
     const first = await outputs.next();
     if (first.done) {
       await decoded; // its reason, if it failed
@@ -120,19 +123,21 @@ export async function runVideoModel(opts: VideoModelOptions): Promise<VideoModel
     async function* counted(): AsyncGenerator<Buffer> {
       for (let frame: IteratorResult<Buffer> = first; !frame.done; frame = await outputs.next()) {
         yield frame.value;
-        frames++;
-        if (expected > 0) opts.onProgress?.(Math.min(0.99, frames / expected));
+        written++;
+        if (expected > 0) opts.onProgress?.(Math.min(0.99, written / expected));
       }
     }
-    await Promise.all([pipeline(counted, pipe.stdin), pipe.done]);
-    return pipe;
+    const fed = pipeline(counted, pipe.stdin).catch(async (err: unknown) => {
+      await pipe.done; // EPIPE is the symptom of an encoder that died; its exit says why
+      throw err;
+    });
+    return (await Promise.all([fed, pipe.done]))[1];
   };
 
   try {
     const [encoded, decodedResult] = await Promise.race([Promise.all([encode(), decoded]), stopped]);
-    const result = await encoded.done;
     opts.onProgress?.(1);
-    return { frames, ...evenSize(outSize), fps, cpuSeconds: decodedResult.cpuSeconds + result.cpuSeconds };
+    return { frames: written, ...evenSize(outSize), fps, cpuSeconds: decodedResult.cpuSeconds + encoded.cpuSeconds };
   } catch (err) {
     fail(err);
     // SIGTERM does not wake an ffmpeg blocked on a full or empty pipe (the read or write restarts);
@@ -148,6 +153,18 @@ export async function runVideoModel(opts: VideoModelOptions): Promise<VideoModel
     // Not awaited: with a model call still running, the generator finishes only after it.
     outputs.return(undefined).catch(() => {});
   }
+}
+
+/** What can be refused before any process starts. `expected` is the frame count, estimated from duration × rate when the container has none. */
+function preflight({ probe, maxFrames, signal }: VideoModelOptions) {
+  const video = probe.video;
+  if (!video) throw new JobError('no_video_stream', 'the source has no video stream to run the model on');
+  const expected = video.frameCount ?? Math.round(probe.durationSeconds * video.frameRate);
+  if (maxFrames !== undefined && expected > maxFrames) throw tooManyFrames(maxFrames, `the clip has ${expected} frames`);
+  const fps = frameRateFraction(video, probe.durationSeconds);
+  if (fps === null) throw new JobError('unsupported_input', 'the source does not say its frame rate');
+  if (signal.aborted) throw new FfmpegError('aborted before start', [], true);
+  return { video, expected, fps };
 }
 
 function tooManyFrames(max: number, what: string): JobError {
