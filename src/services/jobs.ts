@@ -18,6 +18,7 @@ import type { Principal } from './keys.js';
 import { jobView, type UsageSummary } from './job-view.js';
 import { formatIssues } from './format-issues.js';
 import { checkInferenceInput, modelPayload } from './inference-jobs.js';
+import { withFileUrls } from './predictions.js';
 import type { InferenceInput } from '../jobs/inference/spec.js';
 import { validateWebhookUrl } from './webhook-url.js';
 import { publishJobEvent } from './job-events.js';
@@ -156,7 +157,9 @@ export async function usageOf(ctx: FarmContext, jobIds: string[]): Promise<Map<s
 
 export async function jobWithUsage(ctx: FarmContext, row: JobRow) {
   const token = row.status === 'succeeded' ? playbackToken(ctx, row.id) : undefined;
-  return jobView(row, (await usageOf(ctx, [row.id])).get(row.id) ?? null, ctx.baseUrl, token);
+  const view = jobView(row, (await usageOf(ctx, [row.id])).get(row.id) ?? null, ctx.baseUrl, token);
+  // An inference job's answer (a prediction's `output`), with its files as signed URLs.
+  return row.kind === 'inference' ? { ...view, output: row.status === 'succeeded' ? withFileUrls(ctx, row.result ?? null) : null } : view;
 }
 
 const listSchema = z.strictObject({

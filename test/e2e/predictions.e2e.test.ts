@@ -157,6 +157,19 @@ describe('the AIGC API', () => {
     expect(res.body.output[0].label).toMatch(/tabby/);
   });
 
+  it('takes the smallest inference job on /v1/jobs too: the model by name, the image as a file', async () => {
+    const file = (await api.upload(readFileSync(path.join(IMAGES, 'squeezenet-piano.jpg')), 'image/jpeg', 'piano.jpg')).body.id;
+    const submitted = await api.post('/v1/jobs', { kind: 'inference', input: { model: 'test/squeezenet', inputs: { image: { file } } } });
+    expect(submitted.status, JSON.stringify(submitted.body)).toBe(201);
+    expect(submitted.body.input.version).toMatch(/^[0-9a-f]{64}$/); // the latest, filled in
+    const job = await waitForJob(api, submitted.body.id);
+    expect(job.status).toBe('succeeded');
+    expect(job.output[0].label).toMatch(/piano/);
+    expect(job.execution).toMatchObject({ provider: 'cpu', model: { name: 'test/squeezenet' } });
+    const bad = await api.post('/v1/jobs', { kind: 'inference', input: { model: 'test/squeezenet', inputs: { image: { file }, prompt: 'x' } } });
+    expect([bad.status, bad.body.error.message]).toEqual([400, expect.stringMatching(/"prompt" is not an input/)]);
+  });
+
   it('runs raw tensors over the Open Inference Protocol: identical to a bare session.run and to the golden output', async () => {
     const input = { data: readTensorProto(readFileSync(path.join(MODELS, 'mnist-8.input_0.pb'))).tensor.data as Float32Array };
     const golden = { data: readTensorProto(readFileSync(path.join(MODELS, 'mnist-8.output_0.pb'))).tensor.data as Float32Array };
