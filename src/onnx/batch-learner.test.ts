@@ -43,7 +43,17 @@ describe('BatchLearner', () => {
     expect(marginal.state).toBe('off');
   });
 
-  test('medians: one slow first run at a new batch size does not decide', () => {
+  test('a burst of other work during the runs alone does not make batching look good', () => {
+    const learner = new BatchLearner({ maxSize: 16, minSamples: 3 });
+    // Super-resolution: 36 ms per item either way, but two of the lone runs shared the cores.
+    const alone = [0.064, 0.036, 0.07];
+    let a = 0;
+    drive(learner, (rows) => (rows === 1 ? alone[a++]! : 0.0364 * rows), 6);
+    expect(learner.state).toBe('off');
+    expect(learner.lastDecision!.gain).toBeCloseTo(0.036 / 0.0364, 3);
+  });
+
+  test('the fastest run counts: one slow first run at a new batch size does not decide', () => {
     const learner = new BatchLearner({ maxSize: 8, minSamples: 3 });
     let firstBatch = true;
     drive(learner, (rows) => {

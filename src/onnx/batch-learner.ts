@@ -6,11 +6,13 @@
  *
  * - `learning`: batch as usual (up to maxSize), but also run some items alone, and record the
  *   seconds per item by batch size (sizes bucketed by powers of two: 2–3, 4–7, 8–15…).
- * - Once batch 1 and one bucket above it each have `minSamples` runs, compare medians (medians,
- *   because the first run at a new size pays ORT's memory-arena growth, and other processes
- *   share the cores): `on` when the best bucket's seconds per item is at least `minGain` better
- *   than alone, with the preferred size the largest seen in that bucket; otherwise `off`, and
- *   items run one at a time without waiting.
+ * - Once batch 1 and one bucket above it each have `minSamples` runs, compare their fastest
+ *   runs per item. The fastest, not the mean or median: other processes on the cores and the
+ *   first run at a new size (ORT's memory arena growing) only ever add time, and on a shared
+ *   2-core machine medians still flipped super-resolution to `on` during a burst of other work.
+ *   `on` when the best bucket is at least `minGain` faster per item than alone, with the preferred
+ *   size the largest seen in that bucket; otherwise `off`, and items run one at a time without
+ *   waiting.
  * - After `relearnAfterRuns` runs or `relearnAfterMs`, whichever first, it forgets and learns
  *   again, so a change of load or of the engine (another model sharing the GPU) can flip it.
  */
@@ -110,21 +112,21 @@ export class BatchLearner {
   private decide(): BatchDecision | null {
     const alone = this.samples(1);
     if (alone.length < this.minSamples) return null;
-    let best: { bucket: number; median: number } | null = null;
+    let best: { bucket: number; fastest: number } | null = null;
     for (const [bucket, s] of this.buckets) {
       if (bucket === 1 || s.perItem.length < this.minSamples) continue;
-      const m = median(s.perItem);
-      if (!best || m < best.median) best = { bucket, median: m };
+      const fastest = Math.min(...s.perItem);
+      if (!best || fastest < best.fastest) best = { bucket, fastest };
     }
     if (!best) return null;
-    const aloneMedian = median(alone);
-    const gain = aloneMedian / best.median;
+    const aloneFastest = Math.min(...alone);
+    const gain = aloneFastest / best.fastest;
     const bestSize = this.buckets.get(best.bucket)!.maxRows;
     this.stateNow = gain >= this.minGain ? 'on' : 'off';
     this.preferredNow = this.stateNow === 'on' ? Math.min(bestSize, this.opts.maxSize) : 1;
     this.decidedAt = this.now();
     this.runsSinceDecision = 0;
-    this.lastDecision = { state: this.stateNow, preferred: this.preferredNow, gain, aloneSecondsPerItem: aloneMedian, bestSecondsPerItem: best.median, bestSize };
+    this.lastDecision = { state: this.stateNow, preferred: this.preferredNow, gain, aloneSecondsPerItem: aloneFastest, bestSecondsPerItem: best.fastest, bestSize };
     return this.lastDecision;
   }
 
@@ -137,10 +139,4 @@ export class BatchLearner {
   private samples(bucket: number): number[] {
     return this.buckets.get(bucket)?.perItem ?? [];
   }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }

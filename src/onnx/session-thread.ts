@@ -24,11 +24,11 @@ type Request = HostRequest extends infer R ? (R extends HostRequest ? Omit<R, 'i
  * loader (tsx is only a transitive dependency here) and tests the very JS that ships. A dist copy
  * older than its source is refused, so a test can never silently run yesterday's host.
  */
-export function sessionHostEntry(here: string = import.meta.url): URL {
+export function sessionHostEntry(here: string = import.meta.url, root: string = packageRoot): URL {
   const beside = new URL('./session-host.js', here);
   if (existsSync(fileURLToPath(beside))) return beside;
   const srcDir = path.dirname(fileURLToPath(here));
-  const distDir = path.join(packageRoot, 'dist', path.relative(packageRoot, srcDir));
+  const distDir = path.join(root, 'dist', path.relative(root, srcDir));
   const built = path.join(distDir, 'session-host.js');
   if (!existsSync(built)) throw new OnnxRunError(`the ONNX session host is not built (${built} is missing): run npm run build`);
   for (const f of readdirSync(srcDir)) {

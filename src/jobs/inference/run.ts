@@ -56,7 +56,12 @@ export async function runInference(rt: JobRuntime<InferenceInput>): Promise<JobR
     execution: {
       path: done.provider,
       provider: done.provider,
-      fallbacks: door.onnx.fallbackReasons,
+      // A GPU provider that would not start a session is a fallback (counted in malan_fallbacks_total); no GPU at all is not.
+      fallbacks: door.onnx.fallbackReasons.flatMap((r) => {
+        const m = /^(tensorrt|cuda): (.*)$/s.exec(r);
+        return m ? [{ path: `onnx-${m[1]}`, reason: m[2] }] : [];
+      }),
+      notes: door.onnx.fallbackReasons,
       model: { name: manifest.name, version: door.model.version },
       batch_size: done.batchSize,
       predict_seconds: Math.round(done.predictSeconds * 1e6) / 1e6,
