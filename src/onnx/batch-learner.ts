@@ -4,8 +4,8 @@
  * 16 than at batch 1, while the conv-heavy super-resolution model gained nothing (0.99×), so
  * there batching only adds the wait for company to every item's latency.
  *
- * - `learning`: batch as usual (up to maxSize), but also run some items alone, and record the
- *   seconds per item by batch size (sizes bucketed by powers of two: 2–3, 4–7, 8–15…).
+ * - `learning`: batch as usual (up to maxSize), but alternate with items run alone, and record
+ *   the seconds per item by batch size (sizes bucketed by powers of two: 2–3, 4–7, 8–15…).
  * - Once batch 1 and one bucket above it each have `minSamples` runs, compare their fastest
  *   runs per item. The fastest, not the mean or median: other processes on the cores and the
  *   first run at a new size (ORT's memory arena growing) only ever add time, and on a shared
@@ -79,10 +79,12 @@ export class BatchLearner {
   /** The most rows the next run may take. */
   limit(): number {
     if (this.stateNow !== 'learning') return this.preferredNow;
-    // Alternate lone runs with batches until batch 1 has its samples.
+    // Alternate lone runs with batches for as long as learning lasts, so that both are measured
+    // over the same stretch of time: lone runs all taken first, during a burst of other work on
+    // the cores, made batching look 1.3× better than it was.
     const alone = this.samples(1).length;
     const batched = [...this.buckets].reduce((n, [b, s]) => n + (b > 1 ? s.perItem.length : 0), 0);
-    return alone < this.minSamples && alone <= batched ? 1 : this.opts.maxSize;
+    return alone <= batched ? 1 : this.opts.maxSize;
   }
 
   /** One clean run (no retry) of `rows` rows that took `seconds`. Returns the decision when one was just made. */

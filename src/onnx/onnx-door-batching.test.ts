@@ -96,7 +96,7 @@ describe('dynamic batching', () => {
 
   test('learns per model: super-resolution reaches a decision too, whichever it is on this machine', async () => {
     const feeds = (i: number) => ({ input: frame(i) });
-    for (let w = 0; w < 12 && door.stats().sessions.find((s) => s.key === SUPER_RES.key)?.batching === 'learning'; w++) await waves(door, SUPER_RES, 16, 1, feeds);
+    for (let w = 0; w < 20 && door.stats().sessions.find((s) => s.key === SUPER_RES.key)?.batching === 'learning'; w++) await waves(door, SUPER_RES, 16, 1, feeds);
     const decision = logs.find((l) => l.includes('super-resolution-10: batching'));
     console.log(decision);
     const session = door.stats().sessions.find((s) => s.key === SUPER_RES.key)!;

@@ -144,7 +144,9 @@ describe('the event loop', () => {
 
     console.log(`style 720x720: through the door ${viaDoor.ms.toFixed(0)} ms, longest gap between 10 ms ticks ${viaDoor.maxGap.toFixed(1)} ms; bare session.run on this thread ${blocked.ms.toFixed(0)} ms, gap ${blocked.maxGap.toFixed(1)} ms`);
     expect(blocked.maxGap).toBeGreaterThan(blocked.ms * 0.8);
-    expect(viaDoor.maxGap).toBeLessThan(Math.min(100, viaDoor.ms / 2));
+    // Quiet, the longest gap is 14–20 ms of a 380 ms run; with two cores shared by other test
+    // processes it has reached 80 ms of 1.8 s. A blocked loop would show the whole run.
+    expect(viaDoor.maxGap).toBeLessThan(Math.max(50, viaDoor.ms / 4));
   });
 });
 
