@@ -209,6 +209,19 @@ describe('the AIGC API', () => {
     const diff = src.reduce((s, v, i) => s + Math.abs(v - dst[i]!), 0) / src.length;
     expect(diff).toBeLessThan(6);
   });
+
+  it('cancels a running prediction: the worker stops its ffmpeg and the prediction ends canceled', async () => {
+    const file = (await api.upload(readFileSync(path.join(VIDEO, 'bug_video_640.mp4')), 'video/mp4', 'bug.mp4')).body.id;
+    const created = (await api.post('/v1/models/test/super-resolution-video/predictions', { input: { video: file } })).body;
+    expect(created.status).toBe('starting');
+    const deadline = Date.now() + 60_000;
+    while ((await replicate.predictions.get(created.id)).status !== 'processing' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const canceled = await replicate.predictions.cancel(created.id);
+    expect(canceled.status).toBe('canceled');
+    const job = await waitForJob(api, created.id);
+    expect(job.status).toBe('canceled');
+    expect(job.output).toBeNull();
+  });
 });
 
 describe('bad input to the AIGC API', () => {
