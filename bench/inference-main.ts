@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { INFERENCE_PROFILES, inferenceBench, inferenceTargets, renderInference } from './inference.js';
+import { INFERENCE_PROFILES, inferenceBench } from './inference.js';
+import { inferenceTargets, renderInference } from './report.js';
 
 const { values: flags } = parseArgs({ options: { quick: { type: 'boolean', default: false }, out: { type: 'string' } } });
 const mode = flags.quick ? 'quick' : 'full';

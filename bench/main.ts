@@ -3,6 +3,9 @@
  *   1. submission throughput: POST /v1/jobs vs bare BullMQ queue.add (same payload, same Redis)
  *   2. dispatch latency on an idle worker: created_at → started_at vs queue.add → bare processor
  *   3. transcode wall time: farm job vs the plan's own CPU ffmpeg argv run bare
+ *   4. inference (bench/inference.ts): the ONNX door vs a bare onnxruntime-node session.run —
+ *      per-request overhead, and batched vs unbatched throughput at 16 and 64 concurrent requests;
+ *      then one tensor model through the farm (POST with Prefer: wait), without a target
  * Flags: --quick (small N, one repetition: a validation run), --postgres (the farm on the test
  * PostgreSQL server, MALAN_TEST_DB=postgres semantics), --keep (keep the farm's home and logs),
  * --out FILE (default bench/results.json; bench/results.quick.json with --quick), and
@@ -22,7 +25,8 @@ import { bareDispatch, farmDispatch } from './dispatch.js';
 import { environmentFacts } from './environment.js';
 import { median, round, sleep } from './measure.js';
 import { removePrefix } from './redis-keys.js';
-import { renderTable, summarizeTranscode, TARGETS, type BenchResults } from './report.js';
+import { farmPredictionLatency, INFERENCE_PROFILES, inferenceBench } from './inference.js';
+import { inferenceTargets, renderTable, summarizeTranscode, TARGETS, type BenchResults } from './report.js';
 import { apiSubmission, bareSubmission } from './submission.js';
 import { bareCommand, bareLadderCommand, makeClip, runBare, runFarm, type BareRun, type ClipSpec, type FarmRun } from './transcode.js';
 
@@ -112,6 +116,9 @@ try {
 async function run(): Promise<BenchResults> {
   const environment = await environmentFacts({ ffmpegPath, redisUrl, database: databaseLabel() });
   say(`${mode} run; farm home ${world.home}, prefixes ${world.env.MALAN_QUEUE_PREFIX} (farm) and ${barePrefix} (bare)`);
+  // In this process, before the farm starts: its idle processes would only add noise.
+  const inferenceProfile = INFERENCE_PROFILES[mode];
+  const inference = await inferenceBench({ profile: inferenceProfile, tmp, say });
   const tiny = path.join(tmp, 'tiny.mp4');
   await makeClip(ffmpegPath, tiny, TINY);
   const clips = await Promise.all(
@@ -158,6 +165,9 @@ async function run(): Promise<BenchResults> {
     transcode.push(summarizeTranscode({ clip: { ...c.clip, bytes: statSync(c.file).size }, height: c.height, ladder: c.ladder ? LADDER.ladder.map((r) => r.height) : null, command: c.command, bareRuns, farmRuns }));
   }
 
+  say(`inference through the farm: mnist-8 added as a tensor model, ${inferenceProfile.farmN} predictions one at a time with Prefer: wait`);
+  inference.farm = await farmPredictionLatency({ api, addModel: (manifest) => farm!.cli(['models', 'add', manifest]), dir: tmp, n: inferenceProfile.farmN, warmup: inferenceProfile.farmWarmup });
+
   say('split-and-stitch: a 60 s 720p clip, in one piece on one worker vs in 10 s pieces on two workers');
   const longClip = path.join(tmp, 'long.mp4');
   await makeClip(ffmpegPath, longClip, { seconds: 60, width: 1280, height: 720, fps: 30, audio: true });
@@ -186,6 +196,10 @@ async function run(): Promise<BenchResults> {
     if ([...paths].some((p) => p !== t.command.path)) notes.push(`the farm ran path ${[...paths].join(',')} but the bare command is the ${t.command.path} path: the transcode ratio compares different work`);
   }
   if (environment.loadAverageAtStart[0]! > environment.cores / 2) notes.push(`the machine was busy at start (load ${environment.loadAverageAtStart[0]} on ${environment.cores} cores): figures are noisy`);
+  for (const t of inference.throughput) {
+    const states = new Set(t.cases.map((c) => `${c.batched.batchingAfter}/${c.batched.preferredAfter}`));
+    if (states.size > 1 || !states.has(`${t.warmup.batching}/${t.warmup.preferred}`)) notes.push(`${t.model}: the batching learner changed its mind during the measurement (after warm-up ${t.warmup.batching}/${t.warmup.preferred}, then ${[...states].join(', ')}): it relearns every 1000 runs or 10 minutes`);
+  }
   if (mode === 'quick') notes.push('quick mode: small N and one transcode repetition; p99 of a few samples is their maximum');
   return {
     mode,
@@ -194,6 +208,7 @@ async function run(): Promise<BenchResults> {
     submission: { api: apiS, bare: bareS, ratio: round(apiS.jobsPerSecond / bareS.jobsPerSecond) },
     dispatch: { farm: farmDispatchResult, bare: bareD, ratioP50: round(farmDispatchResult.latency.p50 / bareD.latency.p50), ratioP99: round(farmDispatchResult.latency.p99 / bareD.latency.p99) },
     transcode,
+    inference,
     split,
     targets: {
       dispatchP50: { limitMs: TARGETS.dispatchP50Ms, valueMs: farmDispatchResult.latency.p50, met: farmDispatchResult.latency.p50 < TARGETS.dispatchP50Ms },
@@ -205,6 +220,7 @@ async function run(): Promise<BenchResults> {
         workerMet: t.ratios.worker <= TARGETS.transcodeRatio,
         endToEndMet: t.ratios.endToEnd <= TARGETS.transcodeRatio,
       })),
+      inference: inferenceTargets(inference),
     },
     loadAverageAtEnd: os.loadavg().map((l) => round(l, 2)),
     notes,

@@ -3,11 +3,23 @@ import type { BareDispatchSample, DispatchResult, FarmDispatchSample } from './d
 import type { EnvironmentFacts } from './environment.js';
 import { median, round } from './measure.js';
 import type { Phases } from './log-phases.js';
+import { ISSUE_CONCURRENCY, type InferenceResults } from './inference.js';
 import type { ThroughputResult } from './submission.js';
 import type { BareRun, ClipSpec, FarmRun } from './transcode.js';
 
-/** From the issue: dispatch p50 under 10 ms on an idle worker; transcode within 5% of bare ffmpeg. */
-export const TARGETS = { dispatchP50Ms: 10, transcodeRatio: 1.05 } as const;
+/**
+ * From the issues: dispatch p50 under 10 ms on an idle worker; transcode within 5% of bare ffmpeg;
+ * an inference request through the ONNX door under 2 ms (p50) beyond a bare session.run; and
+ * dynamic batching at least 2× the door's unbatched throughput where the bare engine gains 2× or
+ * more from batches, and never a loss (at least 0.95×) where it does not.
+ */
+export const TARGETS = { dispatchP50Ms: 10, transcodeRatio: 1.05, inferenceOverheadP50Ms: 2, engineGainForBatching: 2, batchingGain: 2, batchingNeverLose: 0.95 } as const;
+
+export interface InferenceTargets {
+  overhead: Array<{ model: string; limitMs: number; valueMs: number; met: boolean }>;
+  /** fromIssue: the issue's 16 and 64 concurrent requests; the others are the bench's own check. */
+  batching: Array<{ model: string; concurrency: number; fromIssue: boolean; engineGain: number; rule: string; limitRatio: number; ratio: number; met: boolean }>;
+}
 
 export interface TranscodeResults {
   clip: ClipSpec & { bytes: number };
@@ -28,11 +40,14 @@ export interface BenchResults {
   dispatch: { farm: DispatchResult<FarmDispatchSample>; bare: DispatchResult<BareDispatchSample>; ratioP50: number; ratioP99: number };
   /** One entry per clip case: a typical rendition (1080p→720p) and a small one where fixed costs show. */
   transcode: TranscodeResults[];
+  /** The ONNX door against a bare onnxruntime-node session (bench/inference.ts), and one model through the farm. */
+  inference: InferenceResults;
   /** Split-and-stitch: the same job in one piece on one worker, and in pieces on two. */
   split: { clip: string; chunkSeconds: number; workers: number; wholeSeconds: number; splitSeconds: number; speedup: number; target: number };
   targets: {
     dispatchP50: { limitMs: number; valueMs: number; met: boolean };
     transcode: Array<{ case: string; limitRatio: number; worker: number; endToEnd: number; workerMet: boolean; endToEndMet: boolean }>;
+    inference: InferenceTargets;
   };
   loadAverageAtEnd: number[];
   notes: string[];
@@ -75,8 +90,7 @@ export function renderTable(r: BenchResults): string {
     ]),
     [`${3 + r.transcode.length} split-and-stitch ${r.split.clip.split(",")[0]}: ${r.split.workers} workers in pieces | 1 whole, s`, fmt(r.split.splitSeconds, 3), fmt(r.split.wholeSeconds, 3), `${fmt(r.split.speedup, 2)}×`, `≥ ${r.split.target}× speedup: ${verdict(r.split.speedup >= r.split.target)}`],
   ];
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
-  const table = rows.map((row) => row.map((cell, c) => (c === 0 || c === 4 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ').trimEnd());
+  const table = alignTable(rows, [0, 4]);
   const fp = d.farm.parts;
   const lines = [
     '',
@@ -86,6 +100,8 @@ export function renderTable(r: BenchResults): string {
     `  node ${e.node} · ${e.ffmpeg} · redis ${e.redis} · database ${e.database}`,
     '',
     ...table,
+    '',
+    ...renderInference(r.inference, r.targets.inference),
     '',
     `submission: API n=${r.submission.api.n} in ${r.submission.api.seconds} s (${r.submission.api.payloadBytes} B JSON body${cpu(r.submission.api.serverCpuMsPerJob, 'API process')}${cpu(r.submission.api.redisCpuMsPerJob, 'redis-server, shared')}); bare queue.add n=${r.submission.bare.n} in ${r.submission.bare.seconds} s (${r.submission.bare.payloadBytes} B job data, the API's own payload${cpu(r.submission.bare.redisCpuMsPerJob, 'redis-server, shared')})`,
     `dispatch, farm (n=${d.farm.latency.n}, p50 ms): created_at→queue.add ${fmt(fp.api!.p50, 1)} · queue.add→active ${fmt(fp.queue!.p50, 1)} · active→started_at ${fmt(fp.worker!.p50, 1)}; bare queue.add→active ${fmt(d.bare.parts.queue!.p50, 1)}`,
@@ -103,6 +119,69 @@ export function renderTable(r: BenchResults): string {
     ...r.notes.map((n) => `note: ${n}`),
   ];
   return lines.join('\n');
+}
+
+function alignTable(rows: string[][], leftColumns: number[]): string[] {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
+  return rows.map((row) => row.map((cell, c) => (leftColumns.includes(c) ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ').trimEnd());
+}
+
+export function inferenceTargets(r: InferenceResults): InferenceTargets {
+  return {
+    overhead: r.overhead.map((o) => ({ model: o.model, limitMs: TARGETS.inferenceOverheadP50Ms, valueMs: o.overheadP50Ms, met: o.overheadP50Ms < TARGETS.inferenceOverheadP50Ms })),
+    batching: r.throughput.flatMap((t) =>
+      t.cases.map((c) => {
+        const fromIssue = ISSUE_CONCURRENCY.includes(c.concurrency);
+        const pays = fromIssue && t.engine.gain >= TARGETS.engineGainForBatching;
+        const limitRatio = pays ? TARGETS.batchingGain : TARGETS.batchingNeverLose;
+        const rule = pays
+          ? `engine gains ≥${TARGETS.engineGainForBatching}× at batch 16: batched/unbatched ≥ ${limitRatio}`
+          : fromIssue
+            ? `engine gains <${TARGETS.engineGainForBatching}× at batch 16: never lose, batched/unbatched ≥ ${limitRatio}`
+            : `beyond the issue (fewer callers than a full batch): never lose, batched/unbatched ≥ ${limitRatio}`;
+        return { model: t.model, concurrency: c.concurrency, fromIssue, engineGain: t.engine.gain, rule, limitRatio, ratio: c.ratio, met: c.ratio >= limitRatio };
+      }),
+    ),
+  };
+}
+
+/** The inference phase as printed lines: two tables, then the details. */
+export function renderInference(r: InferenceResults, t: InferenceTargets): string[] {
+  const over = alignTable(
+    [
+      ['inference overhead, sequential single requests', 'door p50', 'bare p50', 'door p95', 'bare p95', 'door−bare p50', 'target'],
+      ...r.overhead.map((o, i) => [`${o.model} (n=${o.door.n}), ms`, fmt(o.door.p50, 3), fmt(o.bare.p50, 3), fmt(o.door.p95, 3), fmt(o.bare.p95, 3), `+${fmt(o.overheadP50Ms, 3)}`, `< ${t.overhead[i]!.limitMs} ms: ${verdict(t.overhead[i]!.met)}`]),
+      ...(r.farm ? [[`farm ${r.farm.model}, POST Prefer: wait (n=${r.farm.farm.n}), ms`, fmt(r.farm.farm.p50, 1), fmt(r.farm.bare.p50, 3), fmt(r.farm.farm.p95, 1), fmt(r.farm.bare.p95, 3), `+${fmt(r.farm.overheadP50Ms, 1)}`, '(no target)']] : []),
+    ],
+    [0, 6],
+  );
+  const thr = alignTable(
+    [
+      ['inference throughput, items/s', 'bare b1', 'bare b16', 'engine', 'door unbatched', 'door batched', 'batched/unb.', 'mean batch', 'learner', 'target'],
+      ...r.throughput.flatMap((m) =>
+        m.cases.map((c) => {
+          const target = t.batching.find((x) => x.model === m.model && x.concurrency === c.concurrency)!;
+          return [`${m.model}, ${c.concurrency} concurrent`, fmt(m.engine.batch1ItemsPerSecond, 1), fmt(m.engine.batch16ItemsPerSecond, 1), `${fmt(m.engine.gain, 2)}×`, fmt(c.unbatched.itemsPerSecond, 1), fmt(c.batched.itemsPerSecond, 1), `${fmt(c.ratio, 2)}×`, fmt(c.batched.meanBatch, 1), `${c.batched.batchingAfter}/${c.batched.preferredAfter}`, `≥ ${target.limitRatio}×${target.fromIssue ? '' : ' (beyond the issue)'}: ${verdict(target.met)}`];
+        }),
+      ),
+    ],
+    [0, 8, 9],
+  );
+  return [
+    ...over,
+    '',
+    ...thr,
+    '',
+    ...r.overhead.map((o) => `overhead ${o.model}: door's own session.run p50 ${fmt(o.doorOwnRun.p50, 3)} ms; door wall − own run p50 ${fmt(o.beyondOwnRunP50Ms, 3)} ms`),
+    ...r.throughput.flatMap((m) => [
+      `throughput ${m.model}: warm-up ${m.warmup.items} requests (${m.warmup.seconds} s) → batching ${m.warmup.batching}, preferred ${m.warmup.preferred}: ${m.warmup.decisions.join(' | ') || 'no decision logged'}`,
+      ...m.cases.filter((c) => c.batched.decisions.length > 0).map((c) => `throughput ${m.model}, c=${c.concurrency}: the learner decided again during the measurement: ${c.batched.decisions.join(' | ')}`),
+      `throughput ${m.model}: bare b1/b16 items/s by round ${m.engine.rounds.map((e) => `${e.batch1}/${e.batch16}`).join(', ')}`,
+      ...m.cases.map((c) => `throughput ${m.model}, c=${c.concurrency}: door unbatched/batched items/s by round ${c.rounds.map((x) => `${x.unbatchedItemsPerSecond}/${x.batchedItemsPerSecond}`).join(', ')}; latency p50 ${fmt(c.unbatched.latencyMs.p50, 2)}/${fmt(c.batched.latencyMs.p50, 2)} ms; door unbatched/bare b1 ${fmt(c.unbatchedVsBare1, 2)}, door batched/bare b16 ${fmt(c.batchedVsBare16, 2)}`),
+      `throughput ${m.model}: a lone request on the batched handle (batching ${m.loneOnBatched.batching}, n=${m.loneOnBatched.n}) p50 ${fmt(m.loneOnBatched.p50, 3)} ms, p95 ${fmt(m.loneOnBatched.p95, 3)} ms`,
+    ]),
+    ...(r.farm ? [`farm prediction ${r.farm.model}: ${r.farm.route}; p50 ${fmt(r.farm.farm.p50, 1)} ms vs bare ${fmt(r.farm.bare.p50, 3)} ms (${fmt(r.farm.ratioP50, 1)}×); predict_time p50 ${fmt(r.farm.predictTime.p50, 1)} ms`] : []),
+  ];
 }
 
 function cpu(msPerJob: number | null | undefined, who: string): string {
