@@ -66,16 +66,18 @@ describe('BatchLearner', () => {
     expect(learner.state).toBe('on');
   });
 
-  test('the preferred size is the largest batch measured in the best bucket, not maxSize', () => {
-    const learner = new BatchLearner({ maxSize: 16, minSamples: 2 });
-    // Under light load only batches of 5 and 6 form (bucket 4–7).
+  test('the preferred size is maxSize unless a bigger bucket measured worse, then the best bucket\'s largest', () => {
+    // Under light load only batches of 5 and 6 form (bucket 4–7): nothing says 16 is worse.
+    const light = new BatchLearner({ maxSize: 16, minSamples: 2 });
     for (const pending of [1, 5, 1, 6]) {
-      const rows = Math.min(learner.limit(), pending);
-      learner.record(rows, rows === 1 ? 0.01 : 0.004 * rows);
+      const rows = Math.min(light.limit(), pending);
+      light.record(rows, rows === 1 ? 0.01 : 0.004 * rows);
     }
-    expect(learner.state).toBe('on');
-    expect(learner.preferred).toBe(6);
-    expect(learner.limit()).toBe(6);
+    expect([light.state, light.preferred, light.limit()]).toEqual(['on', 16, 16]);
+    // Batches of 12 measured twice as dear per item as batches of 5–6: stay at 6.
+    const measured = new BatchLearner({ maxSize: 16, minSamples: 2 });
+    for (const [rows, perItem] of [[5, 0.004], [6, 0.004], [12, 0.008], [12, 0.008], [1, 0.01], [1, 0.01]] as const) measured.record(rows, perItem * rows);
+    expect([measured.state, measured.preferred, measured.limit()]).toEqual(['on', 6, 6]);
   });
 
   test('re-learns after relearnAfterRuns, so a change of load or engine can flip it back', () => {

@@ -11,7 +11,7 @@
  *   first run at a new size (ORT's memory arena growing) only ever add time, and on a shared
  *   2-core machine medians still flipped super-resolution to `on` during a burst of other work.
  *   `on` when the best bucket is at least `minGain` faster per item than alone, with the preferred
- *   size the largest seen in that bucket; otherwise `off`, and items run one at a time without
+ *   size the largest seen in that bucket (maxSize when it is the biggest bucket measured); otherwise `off`, and items run one at a time without
  *   waiting.
  * - After `relearnAfterRuns` runs or `relearnAfterMs`, whichever first, it forgets and learns
  *   again, so a change of load or of the engine (another model sharing the GPU) can flip it.
@@ -125,7 +125,12 @@ export class BatchLearner {
     const gain = aloneFastest / best.fastest;
     const bestSize = this.buckets.get(best.bucket)!.maxRows;
     this.stateNow = gain >= this.minGain ? 'on' : 'off';
-    this.preferredNow = this.stateNow === 'on' ? Math.min(bestSize, this.opts.maxSize) : 1;
+    // The best bucket's largest size where bigger buckets measured worse; else maxSize: nothing says
+    // a bigger batch is worse, and capping at the largest seen (15 while learning with 16 callers, as
+    // the lone runs take one out) would split every round into 15 + 1. Light traffic does not wait
+    // for a big batch anyway: the queue waits only for as many rows as its last run had.
+    const biggerMeasured = [...this.buckets].some(([b, s]) => b > best.bucket && s.perItem.length >= this.minSamples);
+    this.preferredNow = this.stateNow === 'on' ? (biggerMeasured ? Math.min(bestSize, this.opts.maxSize) : this.opts.maxSize) : 1;
     this.decidedAt = this.now();
     this.runsSinceDecision = 0;
     this.lastDecision = { state: this.stateNow, preferred: this.preferredNow, gain, aloneSecondsPerItem: aloneFastest, bestSecondsPerItem: best.fastest, bestSize };

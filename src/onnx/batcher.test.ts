@@ -22,49 +22,108 @@ function harness(opts: { maxDelayMs?: number; limit?: number; runMs?: number; ba
   return { queue, batches, release: () => blocked.splice(0).forEach((r) => r()) };
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Lets blocked runs finish one by one until every call has settled. */
+async function releaseUntilSettled(release: () => void, calls: Array<Promise<unknown>>) {
+  let settled = false;
+  void Promise.allSettled(calls).then(() => (settled = true));
+  for (let i = 0; i < 200 && !settled; i++) {
+    await sleep(10);
+    release();
+  }
+  return Promise.all(calls);
+}
+
 describe('BatchQueue', () => {
-  test('concurrent calls within maxDelayMs become one run, and each caller gets its own result', async () => {
-    const { queue, batches } = harness();
-    const results = await Promise.all([1, 2, 3].map((v) => queue.submit(item(v), 1, 's')));
-    expect(results).toEqual([10, 20, 30]);
-    expect(batches).toEqual([[1, 2, 3]]);
+  test('a lone call on an idle queue runs at once: it waits for company only when the last run had some', async () => {
+    const { queue, batches } = harness({ maxDelayMs: 60_000 });
+    const started = Date.now();
+    expect(await queue.submit(item(1), 1, 's')).toBe(10);
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(batches).toEqual([[1]]);
+  });
+
+  test('what arrives while a run is busy waits for that run\'s callers to come back, and goes with them', async () => {
+    const { queue, batches, release } = harness({ runMs: -1, maxDelayMs: 10_000 });
+    const first = queue.submit(item(1), 1, 's');
+    await sleep(5);
+    expect(batches).toEqual([[1]]);
+    const rest = [2, 3, 4, 5, 6, 7, 8].map((v) => queue.submit(item(v), 1, 's'));
+    await sleep(5);
+    expect(batches).toEqual([[1]]); // one run at a time while batching
+    release();
+    expect(await first).toBe(10);
+    await sleep(5);
+    expect(batches).toEqual([[1]]); // 8 callers are in flight: the 7 waiting give the first one time to come back
+    const again = queue.submit(item(9), 1, 's');
+    await sleep(5);
+    expect(batches).toEqual([[1], [2, 3, 4, 5, 6, 7, 8, 9]]);
+    release();
+    expect(await Promise.all([...rest, again])).toEqual([20, 30, 40, 50, 60, 70, 80, 90]);
     expect(queue.idle).toBe(true);
+  });
+
+  test('the wait for company is at most maxDelayMs, and expects less after a run that found less', async () => {
+    const { queue, batches, release } = harness({ runMs: -1, maxDelayMs: 300 });
+    const warm = [queue.submit(item(1), 1, 's')];
+    await sleep(5);
+    warm.push(...[2, 3, 4].map((v) => queue.submit(item(v), 1, 's')));
+    release();
+    await warm[0];
+    await sleep(100);
+    expect(batches).toEqual([[1]]); // waiting for the first caller, who does not come back…
+    await sleep(300);
+    expect(batches).toEqual([[1], [2, 3, 4]]); // …for 300 ms at most
+    release();
+    await Promise.all(warm);
+    // The last run had 3 rows: three arriving a little apart go as one run, as soon as the third is there.
+    const started = Date.now();
+    const three = [queue.submit(item(5), 1, 's')];
+    await sleep(20);
+    three.push(queue.submit(item(6), 1, 's'));
+    await sleep(20);
+    three.push(queue.submit(item(7), 1, 's'));
+    await sleep(5);
+    expect(batches).toEqual([[1], [2, 3, 4], [5, 6, 7]]);
+    expect(Date.now() - started).toBeLessThan(250);
+    release();
+    await Promise.all(three);
+    // Alone now: it waits maxDelayMs once, and the next lone call goes at once.
+    const lone = queue.submit(item(8), 1, 's');
+    await sleep(100);
+    expect(batches).toHaveLength(3);
+    await sleep(300);
+    expect(batches[3]).toEqual([8]);
+    release();
+    await lone;
+    const next = queue.submit(item(9), 1, 's');
+    await sleep(5);
+    expect(batches[4]).toEqual([9]);
+    release();
+    expect(await next).toBe(90);
   });
 
   test('a run takes at most limit() rows, oldest first', async () => {
     const { queue, batches } = harness({ limit: 2 });
     await Promise.all([1, 2, 3, 4, 5].map((v) => queue.submit(item(v), 1, 's')));
-    expect(batches).toEqual([[1, 2], [3, 4], [5]]);
+    expect(batches).toEqual([[1], [2, 3], [4, 5]]);
   });
 
   test('rows count, not calls: an item with 3 rows fills a limit of 4 with one more', async () => {
-    const { queue, batches } = harness({ limit: 4 });
-    await Promise.all([queue.submit(item(1), 3, 's'), queue.submit(item(2), 1, 's'), queue.submit(item(3), 1, 's')]);
-    expect(batches).toEqual([[1, 2], [3]]);
-  });
-
-  test('what arrives while a run is busy goes together, right after it', async () => {
-    const { queue, batches, release } = harness({ runMs: -1, maxDelayMs: 10_000 });
-    const first = queue.submit(item(1), 1, 's');
-    // The first item waits maxDelayMs only while the session is idle: fill it to the limit instead.
-    await new Promise((r) => setTimeout(r, 5));
-    expect(batches).toEqual([]);
-    const rest = [2, 3, 4, 5, 6, 7, 8].map((v) => queue.submit(item(v), 1, 's'));
-    await new Promise((r) => setTimeout(r, 5));
-    expect(batches).toEqual([[1, 2, 3, 4, 5, 6, 7, 8]]);
-    const late = [9, 10].map((v) => queue.submit(item(v), 1, 's'));
-    release();
-    await Promise.all([first, ...rest]);
-    await new Promise((r) => setTimeout(r, 5));
-    expect(batches).toEqual([[1, 2, 3, 4, 5, 6, 7, 8], [9, 10]]);
-    release();
-    expect(await Promise.all(late)).toEqual([90, 100]);
+    const { queue, batches, release } = harness({ limit: 4, runMs: -1 });
+    const busy = queue.submit(item(0), 1, 's');
+    const queued = [queue.submit(item(1), 3, 's'), queue.submit(item(2), 1, 's'), queue.submit(item(3), 1, 's')];
+    await releaseUntilSettled(release, [busy, ...queued]);
+    expect(batches).toEqual([[0], [1, 2], [3]]);
   });
 
   test('items whose signatures differ are never merged', async () => {
-    const { queue, batches } = harness();
-    await Promise.all([queue.submit(item(1), 1, 'a'), queue.submit(item(2), 1, 'b'), queue.submit(item(3), 1, 'a')]);
-    expect(batches).toEqual([[1, 3], [2]]);
+    const { queue, batches, release } = harness({ runMs: -1 });
+    const busy = queue.submit(item(0), 1, 'a');
+    const queued = [queue.submit(item(1), 1, 'a'), queue.submit(item(2), 1, 'b'), queue.submit(item(3), 1, 'a')];
+    await releaseUntilSettled(release, [busy, ...queued]);
+    expect(batches).toEqual([[0], [1, 3], [2]]);
   });
 
   test('with limit 1 an item runs at once, without waiting for company', async () => {

@@ -33,6 +33,12 @@ export class BatchQueue<R> {
   private pending: Array<Queued<R>> = [];
   private inFlight = 0;
   private timer: NodeJS.Timeout | null = null;
+  /**
+   * How many rows the callers in flight make: the last run's plus what arrived while it ran. It is
+   * the company a dispatch waits for (up to maxDelayMs), and no more, so sparse traffic never waits.
+   */
+  private expected = 1;
+  private arrivedDuringRun = 0;
 
   constructor(private readonly opts: BatchQueueOptions<R>) {}
 
@@ -58,6 +64,7 @@ export class BatchQueue<R> {
         item.cleanup = () => signal.removeEventListener('abort', onAbort);
       }
       this.pending.push(item);
+      if (this.inFlight > 0) this.arrivedDuringRun += rows;
       this.schedule();
     });
   }
@@ -68,14 +75,19 @@ export class BatchQueue<R> {
     for (const item of this.pending.splice(0)) settle(item, { ok: false, error });
   }
 
-  /** On submit: go now if a full batch is waiting (or batching is off), else give the first item maxDelayMs to find company. */
+  /**
+   * On submit, and when a run ends: go now once as many rows wait as the callers in flight make
+   * (capped by the limit), else give the first item up to maxDelayMs to find that company. Traffic
+   * that comes one request at a time never waits; steady concurrency fills each batch; a drop in
+   * concurrency costs one wait, after which the queue expects less.
+   */
   private schedule(): void {
     if (this.pending.length === 0) return;
     const limit = this.opts.limit();
     if (!this.canDispatch(limit)) return; // it goes when a run returns
     const first = this.pending[0]!;
     const rows = this.pending.filter((q) => q.signature === first.signature).reduce((n, q) => n + q.rows, 0);
-    if (rows >= limit) return this.flush();
+    if (rows >= Math.min(limit, this.expected)) return this.flush();
     this.timer ??= setTimeout(() => this.flush(), this.opts.maxDelayMs);
   }
 
@@ -97,16 +109,23 @@ export class BatchQueue<R> {
       const limit = this.opts.limit();
       if (!this.canDispatch(limit)) return;
       const batch = this.take(limit);
+      const rows = batch.reduce((n, q) => n + q.rows, 0);
       this.inFlight++;
       this.opts
         .execute(batch.map((q) => q.feeds))
         .then(
-          (outcomes) => batch.forEach((q, i) => settle(q, outcomes[i] ?? { ok: false, error: new Error('the batch returned too few results') })),
-          (error: unknown) => batch.forEach((q) => settle(q, { ok: false, error })),
+          (outcomes) => batch.map((_, i): ItemOutcome<R> => outcomes[i] ?? { ok: false, error: new Error('the batch returned too few results') }),
+          (error: unknown) => batch.map((): ItemOutcome<R> => ({ ok: false, error })),
         )
-        .finally(() => {
+        .then((outcomes) => {
+          // Book-keeping before the callers hear back, so that one coming straight back counts as
+          // returning, not as arriving during the run. Those callers come back in a moment: the next
+          // run waits for them too, so two halves of the callers do not take turns in half-size runs.
           this.inFlight--;
-          this.flush();
+          this.expected = rows + this.arrivedDuringRun;
+          this.arrivedDuringRun = 0;
+          batch.forEach((q, i) => settle(q, outcomes[i]!));
+          this.schedule();
         });
     }
   }
