@@ -5,28 +5,13 @@
  * also keeps a bad item out of a batch, where it would cost the other callers a retry.
  */
 import { OnnxInputError } from './onnx-errors.js';
-import { elementCount, type TensorArray, type TensorData, type TensorMap } from './tensor.js';
+import { ARRAY_OF, elementCount, type TensorData, type TensorDtype, type TensorMap } from './tensor.js';
 
 export interface TensorInfo {
   name: string;
   dtype: string;
   shape: Array<number | string>;
 }
-
-const ARRAYS: Record<string, abstract new (...args: never[]) => TensorArray> = {
-  float32: Float32Array,
-  float16: Uint16Array,
-  float64: Float64Array,
-  int8: Int8Array,
-  uint8: Uint8Array,
-  int16: Int16Array,
-  uint16: Uint16Array,
-  int32: Int32Array,
-  uint32: Uint32Array,
-  int64: BigInt64Array,
-  uint64: BigUint64Array,
-  bool: Uint8Array,
-};
 
 const fmt = (dims: ReadonlyArray<number | string>) => `[${dims.join(', ')}]`;
 
@@ -69,7 +54,7 @@ function checkTensor(info: TensorInfo, t: TensorData): void {
     throw new OnnxInputError(`${what} is not a tensor ({ dtype, dims, data })`);
   }
   if (t.dtype !== info.dtype) throw new OnnxInputError(`${what} has dtype ${t.dtype}, the model expects ${info.dtype}`);
-  const array = ARRAYS[t.dtype];
+  const array = (ARRAY_OF as Partial<Record<string, (typeof ARRAY_OF)[TensorDtype]>>)[t.dtype];
   if (!array) throw new OnnxInputError(`${what} has dtype ${t.dtype}, which the farm cannot pass to a model`);
   if (!(t.data instanceof array)) {
     throw new OnnxInputError(`${what} is ${t.dtype}, so its data must be a ${array.name}, not a ${(t.data as object).constructor.name}`);

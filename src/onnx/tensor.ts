@@ -18,7 +18,8 @@ export interface TensorData {
 
 export type TensorMap = Record<string, TensorData>;
 
-const ARRAY_OF: Record<TensorDtype, { new (n: number): TensorArray }> = {
+/** The typed array that holds each dtype's data. */
+export const ARRAY_OF: Record<TensorDtype, { new (n: number): TensorArray }> = {
   float32: Float32Array,
   float16: Uint16Array,
   float64: Float64Array,

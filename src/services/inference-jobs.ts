@@ -9,7 +9,7 @@ import type { InferenceInput } from '../jobs/inference/spec.js';
 import type { ModelPayload } from '../queue/messages.js';
 import type { FarmContext } from './farm-context.js';
 import { findModel, findVersion, manifestOf, weightsFile } from './models.js';
-import { taskInputs } from './prediction-inputs.js';
+import { refuseUnknownInputs, taskInputs } from './prediction-inputs.js';
 
 export async function checkInferenceInput(ctx: FarmContext, input: InferenceInput): Promise<InferenceInput> {
   const [owner, name] = input.model.split('/') as [string, string];
@@ -18,10 +18,9 @@ export async function checkInferenceInput(ctx: FarmContext, input: InferenceInpu
   const version = await findVersion(ctx.db, input.version ?? model.latestVersionId);
   if (!version || version.modelId !== model.id) throw new ApiError('invalid_request', `input.version: ${input.version} is not a version of ${input.model}`);
   const manifest = manifestOf(version);
-  const { media, params } = taskInputs(manifest);
+  const { media } = taskInputs(manifest);
   if (media) {
-    const unknown = Object.keys(input.inputs).filter((k) => k !== media && !params.includes(k));
-    if (unknown.length) throw new ApiError('invalid_request', `input.inputs: ${unknown.map((k) => `"${k}"`).join(', ')} is not an input of ${input.model}; it takes "${media}"${params.map((p) => `, "${p}"`).join('')}`);
+    refuseUnknownInputs(manifest, Object.keys(input.inputs), 'input.inputs');
     const ref = input.inputs[media];
     if (typeof ref !== 'object') throw new ApiError('invalid_request', `input.inputs.${media}: required, as {"file": "<id>"} or {"url": "https://…"}`);
   } else if (!input.tensors) {

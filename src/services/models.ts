@@ -12,7 +12,7 @@ import { files, models, modelVersions, type FileRow, type ModelRow, type ModelVe
 import { newId } from '../ids.js';
 import { modelManifestSchema, type ModelManifest, type ResolvedManifest, type TensorSpec } from '../models/manifest.js';
 import { NotOnnxError, readOnnxGraph, type OnnxTensorInfo } from '../models/onnx-graph.js';
-import type { Storage } from '../storage/storage.js';
+import { readWhole, type Storage } from '../storage/storage.js';
 import { formatIssues } from './format-issues.js';
 
 export interface AddedVersion {
@@ -31,7 +31,7 @@ export async function addModelVersion(db: Db, storage: Storage, rawManifest: unk
   }
   let graph;
   try {
-    graph = readOnnxGraph(await readAll(storage, weights.storageKey));
+    graph = readOnnxGraph(await readWhole(storage, weights.storageKey));
   } catch (err) {
     if (err instanceof NotOnnxError) throw new ApiError('unprocessable', `the weights file "${weights.name}" is ${err.message.replace(/^not an ONNX model: /, 'not an ONNX model (')})`);
     throw err;
@@ -98,12 +98,6 @@ export function canonicalJson(value: unknown): string {
       .join(',')}}`;
   }
   return JSON.stringify(value);
-}
-
-async function readAll(storage: Storage, key: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of storage.read(key)) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
 }
 
 export async function findModel(db: Db, owner: string, name: string): Promise<ModelRow | null> {

@@ -30,6 +30,14 @@ export function taskInputs(manifest: ResolvedManifest): { media: 'image' | 'vide
   }
 }
 
+/** A name the model does not take is a mistake to say, not to ignore (a typo'd "imgae" would be lost). */
+export function refuseUnknownInputs(manifest: ResolvedManifest, names: string[], field: string): void {
+  const { media, params } = taskInputs(manifest);
+  const known = media ? [media, ...params] : manifest.inputs.map((i) => i.name);
+  const unknown = names.filter((k) => !known.includes(k));
+  if (unknown.length) throw new ApiError('invalid_request', `${field}: ${unknown.map((k) => `"${k}"`).join(', ')} is not an input of ${manifest.name}; it takes ${known.map((k) => `"${k}"`).join(', ')}`);
+}
+
 export interface ResolvedInput {
   inputs: InferenceInput['inputs'];
   tensors?: { file: string };
@@ -44,9 +52,7 @@ export async function resolvePredictionInput(ctx: FarmContext, who: Principal, m
     const tensors = checkTensors(manifest, Object.entries(given).map(([name, t]) => ({ ...(t as object), name }) as RawTensor));
     return { inputs: {}, tensors: { file: await storeTensors(ctx, who, tensors) }, label: 'implicit' };
   }
-  const known = [media, ...params];
-  const unknown = Object.keys(given).filter((k) => !known.includes(k));
-  if (unknown.length) throw new ApiError('invalid_request', `input: ${unknown.map((k) => `"${k}"`).join(', ')} is not an input of ${manifest.name}; it takes ${known.map((k) => `"${k}"`).join(', ')}`);
+  refuseUnknownInputs(manifest, Object.keys(given), 'input');
   if (given[media] === undefined) throw new ApiError('invalid_request', `input.${media}: required (a URL, a data: URL or an uploaded file's id)`);
   const inputs: InferenceInput['inputs'] = { [media]: await resolveMedia(ctx, who, `input.${media}`, given[media]) };
   if (given.top_k !== undefined) {

@@ -25,6 +25,13 @@ export interface Storage {
   localPath(key: string): string | null;
 }
 
+/** A whole (small) object in memory: a model's weights to read its graph, an inference's output tensors. */
+export async function readWhole(storage: Storage, key: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of storage.read(key)) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
 export class TooLargeError extends Error {
   constructor(readonly limit: number) {
     super(`the body is larger than the limit of ${limit} bytes`);

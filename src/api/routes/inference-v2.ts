@@ -4,6 +4,7 @@
  * ends. Model names here are the farm's `owner/name`, as two path segments. Errors take the
  * protocol's shape, `{"error": "<message>"}`.
  */
+import { eq } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { ApiError } from '../api-error.js';
 import type { ApiEnv } from '../auth.js';
@@ -14,9 +15,9 @@ import { checkTensors, storeTensors, type RawTensor } from '../../services/predi
 import { submitJob } from '../../services/jobs.js';
 import { waitForEnd } from '../../services/predictions.js';
 import { files } from '../../db/schema.js';
-import { eq } from 'drizzle-orm';
 import { OIP_DATATYPES } from '../../onnx/tensor.js';
 import type { ResolvedManifest } from '../../models/manifest.js';
+import { readWhole } from '../../storage/storage.js';
 
 const INFER_WAIT_SECONDS = 60;
 
@@ -69,9 +70,7 @@ export function inferenceV2Api(ctx: FarmContext, hub: JobEventHub) {
       const out = (row.result as { $file?: string } | null)?.$file;
       const [f] = out ? await ctx.db.select().from(files).where(eq(files.id, out)) : [];
       if (!f) throw new Error(`inference ${row.id} succeeded without its tensors file`);
-      const chunks: Buffer[] = [];
-      for await (const chunk of ctx.storage.read(f.storageKey)) chunks.push(chunk as Buffer);
-      const outputs = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { outputs: unknown[] }).outputs;
+      const outputs = (JSON.parse((await readWhole(ctx.storage, f.storageKey)).toString('utf8')) as { outputs: unknown[] }).outputs;
       return c.json({ model_name: r.manifest.name, model_version: r.version.id, id: typeof body.id === 'string' ? body.id : row.id, outputs });
     });
 }

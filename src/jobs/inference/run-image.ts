@@ -9,8 +9,7 @@ import { JobError } from '../job-error.js';
 import type { ResolvedManifest, TensorSpec } from '../../models/manifest.js';
 import type { TensorData } from '../../onnx/tensor.js';
 import { decodeImage, encodeImage, imageToTensor, tensorToPixels, fromFloat16Bits } from './image-tensors.js';
-import { fetchMedia } from './run.js';
-import type { ModelStep, StepResult } from './model-step.js';
+import { fetchMedia, type ModelStep, type StepResult } from './model-step.js';
 import { runModel } from './run-model.js';
 
 export function inputSpec(m: ResolvedManifest, name: string | undefined): TensorSpec {

@@ -3,11 +3,10 @@
  * task's steps (image, classification, video, raw tensors), outputs labelled as AI-generated, and
  * an account of what ran where (execution provider, fallbacks, batch size, time in the session).
  */
-import path from 'node:path';
 import { JobError } from '../job-error.js';
-import type { InferenceDoor, JobResult, JobRuntime } from '../job-runtime.js';
+import type { JobResult, JobRuntime } from '../job-runtime.js';
 import type { AigcLabel } from './aigc-label.js';
-import type { InferenceInput, MediaRef } from './spec.js';
+import type { InferenceInput } from './spec.js';
 import { runClassification, runImageToImage } from './run-image.js';
 import { runTensors } from './run-tensors.js';
 import { runVideoToVideo } from './run-video.js';
@@ -69,14 +68,4 @@ export async function runInference(rt: JobRuntime<InferenceInput>): Promise<JobR
       ...done.extra,
     },
   };
-}
-
-/** A media input on this worker's disk: the tenant's file over the job's signed URL, or an outside URL through the guard. */
-export async function fetchMedia(rt: JobRuntime<InferenceInput>, door: InferenceDoor, name: string): Promise<string> {
-  const ref = rt.input.inputs[name] as MediaRef | undefined;
-  if (!ref || typeof ref !== 'object') throw new JobError('invalid_input', `input "${name}" is missing`);
-  const dest = path.join(rt.workDir, `input-${name}`);
-  if ('file' in ref) await rt.transfer.fetchInput(ref.file, dest, rt.signal);
-  else await door.fetchOutside(ref.url, dest, rt.signal, door.limits.maxInputBytes);
-  return dest;
 }
