@@ -18,7 +18,7 @@ import type { ProcessorDeps } from './job-processor.js';
 /** Each piece logs in its own range of sequence numbers within the job's attempt. */
 const PIECE_LOG_SEQUENCE = 1_000_000;
 
-export function createChunkProcessor(deps: Omit<ProcessorDeps, 'chunkQueue' | 'inference'> & { redis: Redis; prefix: string }) {
+export function createChunkProcessor(deps: Omit<ProcessorDeps, 'chunkQueue' | 'inference' | 'usageIntervalMs'> & { redis: Redis; prefix: string }) {
   return async (bullJob: Job<ChunkPayload>) => {
     const c = bullJob.data;
     // attemptsStarted, not attemptsMade: a piece taken again after its worker died has made no attempt, but has started one.

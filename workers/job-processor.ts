@@ -18,17 +18,20 @@ import { httpTransfer } from './http-transfer.js';
 import { kindRunners } from './kind-runners.js';
 import type { Reporter } from './reporter.js';
 import { inferenceDoor, type InferenceDeps } from './inference-setup.js';
+import { UsageMeter } from './usage-meter.js';
 
 const RESUMED_LOG_SEQUENCE = 500_000;
 
 /** Fan-out over BullMQ: children on the chunk queue with this job as their parent. */
-function flowDoor(bullJob: Job<JobPayload>, token: string | undefined, chunkQueue: Queue, run: { attempt: number; started: number }): FlowDoor {
+function flowDoor(bullJob: Job<JobPayload>, token: string | undefined, chunkQueue: Queue, run: { attempt: number; started: number; meter: UsageMeter }): FlowDoor {
   const p = bullJob.data;
   return {
     state: p.flow?.state ?? null,
     async suspendForChildren(state, children) {
       const elapsedSeconds = (performance.now() - run.started) / 1000;
-      await bullJob.updateData({ ...p, flow: { attempt: run.attempt, state, elapsedSeconds } });
+      // The resumed run reports usage on from here, under later sequence numbers.
+      const usage = await run.meter.pause();
+      await bullJob.updateData({ ...p, flow: { attempt: run.attempt, state, elapsedSeconds, usage } });
       await chunkQueue.addBulk(
         children.map((child, i) => ({
           name: 'chunk',
@@ -46,6 +49,7 @@ function flowDoor(bullJob: Job<JobPayload>, token: string | undefined, chunkQueu
         })),
       );
       if (await bullJob.moveToWaitingChildren(token!)) throw new WaitingChildrenError();
+      run.meter.start(); // the pieces were all done already: this run goes on
     },
     async childResults<T>() {
       return Object.values(await bullJob.getChildrenValues()) as T[];
@@ -65,6 +69,8 @@ export interface ProcessorDeps {
   log: Logger;
   /** Null where this worker takes no inference jobs. */
   inference: InferenceDeps | null;
+  /** How often a running attempt reports its usage so far. */
+  usageIntervalMs: number;
 }
 
 type Ended = Extract<Report, { type: 'attempt-ended' }>;
@@ -79,10 +85,18 @@ export function createProcessor(deps: ProcessorDeps) {
     const log = deps.log.child(p.jobId);
     // Log batches are keyed by sequence: the resumed run writes after the first one's.
     const ar = deps.reporter.forAttempt(p.jobId, attempt, resumed ? RESUMED_LOG_SEQUENCE : 0);
+    const gpu = deps.caps.gpus[0] ?? null;
+    const meter = new UsageMeter({
+      startedAt: started,
+      intervalMs: deps.usageIntervalMs,
+      gpu: gpu && { name: gpu.name, uuid: gpu.uuid },
+      state: resumed?.usage,
+      send: (sequence, usage, at) => deps.reporter.send({ type: 'usage', jobId: p.jobId, attempt, workerId: deps.workerId, sequence, at, usage }),
+    });
     const end = async (fields: Pick<Ended, 'outcome' | 'willRetry' | 'error'> & Partial<Pick<Ended, 'outputs' | 'execution' | 'output'>> & { usage?: Partial<UsageReport> }) => {
       await ar.drain();
-      const usage: UsageReport = { cpuSeconds: 0, gpuSeconds: 0, gpuModel: 'cpu', gpuUuid: null, outputSeconds: 0, ...fields.usage, wallSeconds: (performance.now() - started) / 1000 };
-      await deps.reporter.send({ type: 'attempt-ended', jobId: p.jobId, attempt, workerId: deps.workerId, at: new Date().toISOString(), outputs: [], execution: {}, ...fields, usage });
+      const last = await meter.finish(fields.usage ?? {});
+      await deps.reporter.send({ type: 'attempt-ended', jobId: p.jobId, attempt, workerId: deps.workerId, at: new Date().toISOString(), outputs: [], execution: {}, ...fields, usage: last.usage, usageSequence: last.sequence });
     };
 
     if (await deps.cancels.isCanceled(p.jobId)) {
@@ -100,6 +114,7 @@ export function createProcessor(deps: ProcessorDeps) {
     const controller = new AbortController();
     const untrack = deps.cancels.track(p.jobId, controller);
     const timer = setTimeout(() => controller.abort('timeout'), p.timeoutSeconds * 1000);
+    meter.start();
     const workDir = await mkdtemp(path.join(os.tmpdir(), `malan-${p.jobId}-`));
     try {
       if (!isJobKind(p.kind)) throw new JobError('invalid_input', `this worker does not know the kind '${p.kind}'`);
@@ -114,8 +129,8 @@ export function createProcessor(deps: ProcessorDeps) {
         signal: controller.signal,
         killGraceMs: deps.killGraceMs,
         transfer: httpTransfer(p, attempt, { readLocal: deps.readLocalInputs }),
-        media: deps.media,
-        flow: flowDoor(bullJob, token, deps.chunkQueue, { attempt, started }),
+        media: meter.media(deps.media),
+        flow: flowDoor(bullJob, token, deps.chunkQueue, { attempt, started, meter }),
         ...(p.model && deps.inference && { inference: inferenceDoor(deps.inference, p.model) }),
         log: (level, msg) => ar.log(level, msg),
         progress: (f) => ar.progress(f),
@@ -145,6 +160,7 @@ export function createProcessor(deps: ProcessorDeps) {
       if (!retry) throw new UnrecoverableError(message);
       throw err instanceof Error ? err : new Error(message);
     } finally {
+      await meter.pause();
       clearTimeout(timer);
       untrack();
       await rm(workDir, { recursive: true, force: true });

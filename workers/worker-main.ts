@@ -55,7 +55,7 @@ export async function runWorker(config: Config, opts: WorkerOptions): Promise<{ 
   const chunkQueue = new Queue(QUEUE_NAMES.chunks, { connection, prefix });
   const shared = { workerId, caps, reporter, cancels, media: { runFfmpeg, probeMedia }, killGraceMs: config.MALAN_KILL_GRACE_MS, readLocalInputs: config.MALAN_READ_LOCAL_INPUTS, log };
   const inference = kinds.includes('inference') ? await startInference(config, caps, log) : null;
-  const processor = createProcessor({ ...shared, chunkQueue, inference: inference?.deps ?? null });
+  const processor = createProcessor({ ...shared, chunkQueue, inference: inference?.deps ?? null, usageIntervalMs: config.MALAN_USAGE_INTERVAL_SECONDS * 1000 });
 
   const kindConnections = kinds.map((kind) => redisConnection(redisUrl, `malan-worker-${workerId}-${kind}`));
   const workers: Worker[] = kinds.map(

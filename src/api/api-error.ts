@@ -2,6 +2,7 @@
 export type ApiErrorCode =
   | 'invalid_request'
   | 'unauthorized'
+  | 'payment_required'
   | 'forbidden'
   | 'not_found'
   | 'conflict'
@@ -15,6 +16,7 @@ export type ApiErrorCode =
 const STATUS: Record<ApiErrorCode, number> = {
   invalid_request: 400,
   unauthorized: 401,
+  payment_required: 402,
   forbidden: 403,
   not_found: 404,
   conflict: 409,

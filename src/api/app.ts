@@ -14,6 +14,7 @@ import { internalApi } from './routes/internal.js';
 import { jobsApi } from './routes/jobs.js';
 import { webhooksApi } from './routes/webhooks.js';
 import { adminApi } from './routes/admin.js';
+import { billingApi } from './routes/billing.js';
 import { playbackApi } from './routes/playback.js';
 import { modelsApi } from './routes/models.js';
 import { predictionsApi } from './routes/predictions.js';
@@ -51,6 +52,7 @@ export function createApp(ctx: FarmContext, hub: JobEventHub) {
   app.route('/v1/jobs', jobsApi(ctx, hub));
   app.route('/v1/webhooks', webhooksApi(ctx));
   app.route('/v1/admin', adminApi(ctx));
+  app.route('/v1', billingApi(ctx));
   app.route('/v1/models', modelsApi(ctx, hub));
   app.route('/v1/predictions', predictionsApi(ctx, hub));
   app.use('/v2/*', requireKey(ctx));

@@ -19,6 +19,8 @@ import { loadSecret, UrlSigner } from '../services/url-signer.js';
 import { startWebhookDelivery } from '../services/webhooks.js';
 import { LocalDiskStorage } from '../storage/local-disk-storage.js';
 import { createApp } from './app.js';
+import { startOutboxExport } from '../billing/outbox-export.js';
+import { startStorageMeter } from '../billing/storage-meter.js';
 
 export interface Farm {
   ctx: FarmContext;
@@ -60,7 +62,9 @@ export async function openFarm(config: Config, baseUrl: string, log: Logger): Pr
       const recorder = startReportRecorder(ctx, reports);
       const webhooks = startWebhookDelivery(ctx, hooks);
       const stopReconciler = startReconciler(ctx);
-      stops.push(stopReconciler, () => recorder.close(), () => webhooks.close());
+      const stopStorageMeter = startStorageMeter(ctx.db, config, log.child('billing'));
+      const stopExport = startOutboxExport(ctx.db, config, log.child('billing'));
+      stops.push(stopReconciler, stopStorageMeter, stopExport, () => recorder.close(), () => webhooks.close());
     },
     async close() {
       for (const stop of stops) await stop();

@@ -58,6 +58,22 @@ export const envSchema = z.object({
   MALAN_ONNX_MEMORY_MB: positiveInt.default(4096),
   /** Predictions a worker takes at once (they wait on its one ONNX session host, which batches them). */
   MALAN_INFERENCE_CONCURRENCY: positiveInt.default(32),
+  /** How often a worker reports a running job's usage so far (s): a crash loses at most this much metering. */
+  MALAN_USAGE_INTERVAL_SECONDS: z.coerce.number().min(0.2).max(3600).default(10),
+  /** The currency of the price book and invoices (ISO 4217). */
+  MALAN_CURRENCY: z.string().regex(/^[A-Z]{3}$/, { error: 'an ISO 4217 code such as USD, EUR or CNY' }).default('USD'),
+  /** Bill tenants for attempts that failed for the platform's reasons (a lost worker, an internal error)? */
+  MALAN_BILL_PLATFORM_FAILURES: flag.default(false),
+  /** Bill canceled jobs for the time they used? */
+  MALAN_BILL_CANCELED: flag.default(true),
+  /** Bill attempts that failed because of their input (unreadable media, a timeout the job set)? */
+  MALAN_BILL_FAILED_INPUT: flag.default(true),
+  /** Where charges are sent as CloudEvents batches (e.g. OpenMeter's https://…/api/v1/events); unset: pull only. */
+  MALAN_BILLING_EXPORT_URL: z.url().optional(),
+  /** Bearer token for the export URL. */
+  MALAN_BILLING_EXPORT_TOKEN: z.string().optional(),
+  /** The CloudEvents `source` of exported charges: keep it stable, receivers deduplicate by (source, id). */
+  MALAN_BILLING_SOURCE: z.string().min(1).default('malan'),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -69,7 +85,7 @@ export interface Config extends Env {
 export class ConfigError extends Error {}
 
 /** Never echoed back in an error: they carry secrets or passwords. */
-const SECRET_VARIABLES = new Set(['MALAN_SECRET', 'DATABASE_URL', 'REDIS_URL']);
+const SECRET_VARIABLES = new Set(['MALAN_SECRET', 'DATABASE_URL', 'REDIS_URL', 'MALAN_BILLING_EXPORT_TOKEN']);
 
 /** Parses the environment; throws ConfigError naming each bad variable. */
 export function parseConfig(source: NodeJS.ProcessEnv = process.env): Config {

@@ -50,3 +50,6 @@ export async function openDatabase(opts: { databaseUrl?: string; home: string })
     close: () => client.close(),
   };
 }
+
+/** A transaction, or the database itself where no transaction is open: code that writes in either takes this. */
+export type DbOrTx = Db | Parameters<Parameters<Db['transaction']>[0]>[0];

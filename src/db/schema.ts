@@ -115,6 +115,9 @@ export const jobAttempts = pgTable(
     error: jsonb('error').$type<{ code: string; message: string } | null>(),
     startedAt: timestamp('started_at', { withTimezone: true, mode: 'date' }).notNull(),
     endedAt: timestamp('ended_at', { withTimezone: true, mode: 'date' }),
+    /** Who pays for this attempt, decided once when it ends or is lost (src/billing/policy.ts). */
+    billedTo: text('billed_to').$type<'tenant' | 'platform'>(),
+    billingReason: text('billing_reason'),
   },
   (t) => [primaryKey({ columns: [t.jobId, t.attempt] })],
 );
@@ -136,12 +139,35 @@ export const usageEvents = pgTable(
     gpuModel: text('gpu_model').notNull(),
     gpuUuid: text('gpu_uuid'),
     outputSeconds: doublePrecision('output_seconds').notNull().default(0),
-    /** False when the tenant is not charged (e.g. a duplicate attempt after the job succeeded). */
+    /**
+     * False when the tenant is not charged: set when the attempt is rated (a platform failure, a
+     * duplicate attempt after the job succeeded). True until then.
+     */
     billable: boolean('billable').notNull().default(true),
+    /** The job's kind, so usage can be read by kind without a join. */
+    kind: text('kind'),
+    /** Meters beyond compute that the kind measured (transcoded renditions, frames, predictions). */
+    meters: jsonb('meters').$type<ExtraMeters>().notNull().default(sql`'{}'::jsonb`),
+    /** True for the attempt's last event (sent with its end); the others are periodic increments. */
+    final: boolean('final').notNull().default(false),
+    /** When the worker measured it: prices and billing periods are chosen by this time. */
+    occurredAt: timestamp('occurred_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    /** When the attempt's outcome was known and this event was priced into charges. */
+    ratedAt: timestamp('rated_at', { withTimezone: true, mode: 'date' }),
     createdAt: createdAt(),
   },
-  (t) => [index('usage_job_idx').on(t.jobId), index('usage_tenant_idx').on(t.tenantId, t.createdAt)],
+  (t) => [index('usage_job_idx').on(t.jobId, t.attempt), index('usage_tenant_idx').on(t.tenantId, t.createdAt)],
 );
+
+/** What a usage event carries besides compute seconds; every field optional (a kind reports what it measured). */
+export interface ExtraMeters {
+  /** Transcoded output, per rendition: its height (the resolution class), codec and media seconds. */
+  renditions?: Array<{ height: number; codec: string; seconds: number }>;
+  framesRendered?: number;
+  predictions?: number;
+  predictSeconds?: number;
+  channelHours?: number;
+}
 
 export const jobLogs = pgTable(
   'job_logs',

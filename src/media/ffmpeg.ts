@@ -21,6 +21,8 @@ export interface FfmpegRunOptions {
   onLog?: (line: string) => void;
   /** Called with the child's pid once it is spawned. */
   onSpawn?: (pid: number) => void;
+  /** The run works on a GPU: its wall time is metered as GPU time. */
+  onGpu?: boolean;
 }
 
 export interface FfmpegRunResult {

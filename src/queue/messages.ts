@@ -3,7 +3,7 @@
  * worker → API on the `reports` queue and are recorded once each (their ids are deterministic).
  */
 import type { JobErrorCode } from '../jobs/job-error.js';
-import type { LogLine } from '../db/schema.js';
+import type { ExtraMeters, LogLine } from '../db/schema.js';
 import type { ResolvedManifest } from '../models/manifest.js';
 
 export const QUEUE_NAMES = {
@@ -35,7 +35,7 @@ export interface JobPayload {
   /** For inference: the model version to run and where its weights are. */
   model?: ModelPayload;
   /** Set when a job that fanned out is resumed: its attempt and what it saved. */
-  flow?: { attempt: number; state: Record<string, unknown>; elapsedSeconds: number };
+  flow?: { attempt: number; state: Record<string, unknown>; elapsedSeconds: number; usage?: { sequence: number; reported: { wallSeconds: number; cpuSeconds: number; gpuSeconds: number } } };
 }
 
 export interface ModelPayload {
@@ -66,6 +66,8 @@ export interface UsageReport {
   gpuModel: string; // "cpu" when no GPU did the work
   gpuUuid: string | null;
   outputSeconds: number;
+  /** What the kind measured besides compute (renditions transcoded, frames, predictions). */
+  meters?: ExtraMeters;
 }
 
 export interface ReportedOutput {
@@ -100,9 +102,14 @@ export type Report =
       outputs: ReportedOutput[];
       /** A prediction's output (JSON; files as `{"$file": id}`). */
       output?: unknown;
+      /** What the attempt used since its last usage report (all of it when it sent none). */
       usage: UsageReport;
+      /** The sequence number of that last piece of usage (increments took 1…n-1); 0 when absent. */
+      usageSequence?: number;
       execution: Record<string, unknown>;
     }
+  /** A running attempt's usage since its previous report: a crash still leaves the time counted. */
+  | { type: 'usage'; jobId: string; attempt: number; workerId: string; sequence: number; at: string; usage: UsageReport }
   | { type: 'worker-up'; workerId: string; hostname: string; pid: number; kinds: string[]; capabilities: unknown; at: string }
   | { type: 'worker-down'; workerId: string; at: string };
 
@@ -115,6 +122,8 @@ export function reportId(r: Report): string | undefined {
       return `ended.${r.jobId}.${r.attempt}`;
     case 'log':
       return `log.${r.jobId}.${r.attempt}.${r.sequence}`;
+    case 'usage':
+      return `usage.${r.jobId}.${r.attempt}.${r.sequence}`;
     default:
       return undefined; // progress and worker events are fine to record twice
   }

@@ -24,6 +24,7 @@ import { validateWebhookUrl } from './webhook-url.js';
 import { publishJobEvent } from './job-events.js';
 import { enqueueWebhook } from './webhooks.js';
 import { playbackToken } from '../api/routes/playback.js';
+import { enforceQuotas } from '../billing/quotas.js';
 
 const WEBHOOK_EVENTS = ['start', 'output', 'logs', 'completed'] as const;
 
@@ -60,7 +61,12 @@ export async function submitJob(ctx: FarmContext, who: Principal, body: unknown,
   }
   const requestHash = createHash('sha256').update(JSON.stringify(body)).digest('hex');
   const id = newId('job');
-  const inserted = await ctx.db
+  // A replay returns the job it made, whatever the limits say now.
+  const earlier = idempotencyKey === undefined ? undefined : await jobByKey(ctx, who.tenantId, idempotencyKey);
+  if (earlier) return replay(ctx, earlier, requestHash);
+  const inserted = await ctx.db.transaction(async (tx) => {
+    await enforceQuotas(tx, ctx.config, who.tenantId);
+    return tx
     .insert(jobs)
     .values({
       id,
@@ -76,13 +82,11 @@ export async function submitJob(ctx: FarmContext, who: Principal, body: unknown,
     })
     .onConflictDoNothing()
     .returning();
+  });
   if (inserted.length === 0) {
-    const [existing] = await ctx.db.select().from(jobs).where(and(eq(jobs.tenantId, who.tenantId), eq(jobs.idempotencyKey, idempotencyKey!)));
+    const existing = await jobByKey(ctx, who.tenantId, idempotencyKey!);
     if (!existing) throw new ApiError('conflict', 'the job for this Idempotency-Key is being created; retry');
-    if (existing.requestHash !== requestHash) {
-      throw new ApiError('unprocessable', 'this Idempotency-Key was used for a different request; use a new key for a new job');
-    }
-    return { job: await jobWithUsage(ctx, existing), replayed: true };
+    return replay(ctx, existing, requestHash);
   }
   const job = inserted[0]!;
   try {
@@ -92,6 +96,18 @@ export async function submitJob(ctx: FarmContext, who: Principal, body: unknown,
     ctx.log.warn('queue write failed; the reconciler will enqueue the job', { job: id, error: (err as Error).message });
   }
   return { job: jobView(job, null, ctx.baseUrl), replayed: false };
+}
+
+async function jobByKey(ctx: FarmContext, tenantId: string, key: string): Promise<JobRow | undefined> {
+  const [row] = await ctx.db.select().from(jobs).where(and(eq(jobs.tenantId, tenantId), eq(jobs.idempotencyKey, key)));
+  return row;
+}
+
+async function replay(ctx: FarmContext, existing: JobRow, requestHash: string) {
+  if (existing.requestHash !== requestHash) {
+    throw new ApiError('unprocessable', 'this Idempotency-Key was used for a different request; use a new key for a new job');
+  }
+  return { job: await jobWithUsage(ctx, existing), replayed: true };
 }
 
 /** Puts a job's work on its kind's queue with freshly signed URLs. Idempotent per job id. */

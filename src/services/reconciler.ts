@@ -3,11 +3,15 @@
  * a job the database says is queued or running but no queue holds (Redis lost it, or the API died
  * between the two writes) is put on its queue again. Adding is idempotent, so a race costs nothing.
  */
+import type { Job } from 'bullmq';
 import { and, eq, inArray, lt } from 'drizzle-orm';
-import { jobs } from '../db/schema.js';
+import { closeAttempt } from '../billing/ledger.js';
+import { jobAttempts, jobs } from '../db/schema.js';
 import { isJobKind } from '../jobs/registry.js';
 import type { FarmContext } from './farm-context.js';
 import { enqueueJob } from './jobs.js';
+import { publishJobEvent } from './job-events.js';
+import { enqueueWebhook } from './webhooks.js';
 
 /** Jobs younger than this are left alone: their queue write may still be on its way. */
 const GRACE_MS = 5_000;
@@ -21,7 +25,10 @@ export async function reconcileOnce(ctx: FarmContext, now = Date.now()): Promise
   for (const job of candidates) {
     if (!isJobKind(job.kind)) continue;
     const existing = await ctx.queues.byKind[job.kind].getJob(job.id);
-    if (existing) continue;
+    if (existing) {
+      if (await abandonedByQueue(existing, now)) await failAbandoned(ctx, job.id, existing.failedReason);
+      continue;
+    }
     if (job.status === 'running') {
       // Redis lost a job while it ran (a restart without its AOF): it goes back to the queue. If its
       // worker is in fact still at it, the first end to be recorded wins; the other changes nothing.
@@ -33,6 +40,39 @@ export async function reconcileOnce(ctx: FarmContext, now = Date.now()): Promise
   }
   if (requeued.length) ctx.log.warn('re-enqueued jobs that the queues had lost', { count: requeued.length, jobs: requeued.slice(0, 10) });
   return { checked: candidates.length, requeued };
+}
+
+/**
+ * BullMQ fails a job without any worker saying so when its workers vanished too often (stalled
+ * past maxStalledCount). No end report will come, so the job is ended here. A failure some worker
+ * did report is left to its report, which may still be on its way: hence the grace.
+ */
+async function abandonedByQueue(bullJob: Job, now: number): Promise<boolean> {
+  if (!bullJob.finishedOn || bullJob.finishedOn > now - GRACE_MS) return false;
+  return (await bullJob.getState()) === 'failed';
+}
+
+export async function failAbandoned(ctx: FarmContext, jobId: string, queueReason: string | undefined): Promise<void> {
+  const at = new Date();
+  const error = { code: 'worker_lost' as const, message: `the job's workers stopped answering and the farm stopped retrying it (${queueReason ?? 'no reason given'})` };
+  const ended = await ctx.db.transaction(async (tx) => {
+    const lost = await tx
+      .update(jobAttempts)
+      .set({ status: 'lost', endedAt: at, error })
+      .where(and(eq(jobAttempts.jobId, jobId), eq(jobAttempts.status, 'running')))
+      .returning({ attempt: jobAttempts.attempt });
+    for (const l of lost) await closeAttempt(tx, ctx.config, jobId, l.attempt, { outcome: 'lost', errorCode: 'worker_lost', superseded: null });
+    const [job] = await tx
+      .update(jobs)
+      .set({ status: 'failed', error, completedAt: at })
+      .where(and(eq(jobs.id, jobId), inArray(jobs.status, ['queued', 'running'])))
+      .returning();
+    return job ?? null;
+  });
+  if (!ended) return;
+  ctx.log.warn('ended a job the queue had given up on', { job: jobId, reason: queueReason });
+  await publishJobEvent(ctx, jobId, 'status', { status: 'failed', error });
+  await enqueueWebhook(ctx, ended, 'completed');
 }
 
 export function startReconciler(ctx: FarmContext): () => void {

@@ -6,8 +6,10 @@
 import { Worker, type Job } from 'bullmq';
 import { and, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { Redis } from 'ioredis';
-import { files, jobAttempts, jobLogs, jobs, usageEvents, workers, type JobOutput } from '../db/schema.js';
-import { QUEUE_NAMES, type Report } from '../queue/messages.js';
+import { closeAttempt, rateUnrated } from '../billing/ledger.js';
+import type { DbOrTx } from '../db/database.js';
+import { files, jobAttempts, jobLogs, jobs, usageEvents, workers, type JobOutput, type JobRow } from '../db/schema.js';
+import { QUEUE_NAMES, type Report, type UsageReport } from '../queue/messages.js';
 import type { FarmContext } from './farm-context.js';
 import { publishJobEvent } from './job-events.js';
 import { enqueueWebhook } from './webhooks.js';
@@ -38,6 +40,8 @@ export async function recordReport(ctx: FarmContext, r: Report): Promise<void> {
     }
     case 'attempt-ended':
       return recordEnded(ctx, r);
+    case 'usage':
+      return recordUsage(ctx, r);
     case 'worker-up': {
       const row = { hostname: r.hostname, pid: r.pid, kinds: r.kinds, capabilities: r.capabilities, status: 'up' as const, lastSeenAt: new Date(r.at) };
       await ctx.db
@@ -66,10 +70,12 @@ async function recordStarted(ctx: FarmContext, r: Extract<Report, { type: 'attem
       .returning();
     if (!added.length) return null;
     // An earlier attempt still "running" has lost its worker: BullMQ found it stalled and moved on.
-    await tx
+    const lost = await tx
       .update(jobAttempts)
       .set({ status: 'lost', endedAt: at, error: { code: 'worker_lost', message: 'the worker stopped answering; the job was given to another' } })
-      .where(and(eq(jobAttempts.jobId, r.jobId), lt(jobAttempts.attempt, r.attempt), eq(jobAttempts.status, 'running')));
+      .where(and(eq(jobAttempts.jobId, r.jobId), lt(jobAttempts.attempt, r.attempt), eq(jobAttempts.status, 'running')))
+      .returning({ attempt: jobAttempts.attempt });
+    for (const l of lost) await closeAttempt(tx, ctx.config, r.jobId, l.attempt, { outcome: 'lost', errorCode: 'worker_lost', superseded: null });
     const [job] = await tx
       .update(jobs)
       .set({ status: 'running', startedAt: sql`coalesce(${jobs.startedAt}, ${at.toISOString()}::timestamptz)`, attempts: sql`greatest(${jobs.attempts}, ${r.attempt})`, progress: 0 })
@@ -97,21 +103,10 @@ async function recordEnded(ctx: FarmContext, r: Ended) {
       .where(and(eq(jobAttempts.jobId, r.jobId), eq(jobAttempts.attempt, r.attempt), inArray(jobAttempts.status, ['running', 'lost'])))
       .returning();
     if (!updatedAttempt.length) return null; // this report was recorded before
-    // Another attempt already succeeded: this one's time is recorded but not billed twice.
-    const billable = !(job.status === 'succeeded');
-    await tx
-      .insert(usageEvents)
-      .values({
-        id: `${r.jobId}:${r.attempt}:0`,
-        jobId: r.jobId,
-        tenantId: job.tenantId,
-        attempt: r.attempt,
-        sequence: 0,
-        workerId: r.workerId,
-        ...r.usage,
-        billable,
-      })
-      .onConflictDoNothing();
+    await insertUsage(tx, job, { ...r, sequence: r.usageSequence ?? 0, final: true });
+    // Another attempt already succeeded, or the job moved on: this one's time is platform cost.
+    const superseded = job.status === 'succeeded' ? 'already-succeeded' : r.attempt < job.attempts ? 'later-attempt' : null;
+    await closeAttempt(tx, ctx.config, r.jobId, r.attempt, { outcome: r.outcome, errorCode: r.error?.code ?? null, superseded });
     if (job.status !== 'queued' && job.status !== 'running') return null;
     const next = nextJobState(r, job.attempts);
     if (!next) return null;
@@ -133,6 +128,39 @@ async function recordEnded(ctx: FarmContext, r: Ended) {
   if (!finished) return;
   await publishJobEvent(ctx, r.jobId, 'status', { status: finished.status, error: finished.error, attempt: r.attempt });
   if (finished.status !== 'queued') await enqueueWebhook(ctx, finished, 'completed');
+}
+
+/** A running attempt's increment; rated at once if its attempt was already rated (it came late). */
+async function recordUsage(ctx: FarmContext, r: Extract<Report, { type: 'usage' }>) {
+  await ctx.db.transaction(async (tx) => {
+    const [job] = await tx.select().from(jobs).where(eq(jobs.id, r.jobId));
+    if (!job || !(await insertUsage(tx, job, { ...r, final: false }))) return;
+    const [attempt] = await tx.select().from(jobAttempts).where(and(eq(jobAttempts.jobId, r.jobId), eq(jobAttempts.attempt, r.attempt)));
+    if (attempt?.billedTo) await rateUnrated(tx, ctx.config, r.jobId, r.attempt, { billedTo: attempt.billedTo, reason: attempt.billingReason ?? '' });
+  });
+}
+
+/** One usage event, keyed (job, attempt, sequence); false when it was recorded before. */
+async function insertUsage(tx: DbOrTx, job: JobRow, r: { jobId: string; attempt: number; sequence: number; workerId: string; at: string; usage: UsageReport; final: boolean }): Promise<boolean> {
+  const { meters, ...compute } = r.usage;
+  const added = await tx
+    .insert(usageEvents)
+    .values({
+      id: `${r.jobId}:${r.attempt}:${r.sequence}`,
+      jobId: r.jobId,
+      tenantId: job.tenantId,
+      kind: job.kind,
+      attempt: r.attempt,
+      sequence: r.sequence,
+      workerId: r.workerId,
+      ...compute,
+      meters: meters ?? {},
+      final: r.final,
+      occurredAt: new Date(r.at),
+    })
+    .onConflictDoNothing()
+    .returning({ id: usageEvents.id });
+  return added.length > 0;
 }
 
 function nextJobState(r: Ended, currentAttempt: number) {

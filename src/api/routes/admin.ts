@@ -9,6 +9,7 @@ import type { FarmContext } from '../../services/farm-context.js';
 import { findFile } from '../../services/files.js';
 import { addModelVersion } from '../../services/models.js';
 import { modelView, versionView } from '../../services/model-view.js';
+import { adminBillingApi } from './admin-billing.js';
 
 export function adminApi(ctx: FarmContext) {
   return new Hono<ApiEnv>()
@@ -16,6 +17,7 @@ export function adminApi(ctx: FarmContext) {
       if (!c.get('principal').operator) throw new ApiError('forbidden', 'operator key required (malan keys create --tenant NAME --operator)');
       await next();
     })
+    .route('/', adminBillingApi(ctx))
     // A model version from a manifest whose weights were uploaded first (POST /v1/files).
     .post('/models', async (c) => {
       const manifest = (await c.req.json().catch(() => null)) as { weights?: { file?: unknown } } | null;

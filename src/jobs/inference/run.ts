@@ -51,6 +51,7 @@ export async function runInference(rt: JobRuntime<InferenceInput>): Promise<JobR
       gpuModel: onGpu && gpu ? gpu.name : 'cpu',
       gpuUuid: onGpu && gpu ? gpu.uuid : null,
       outputSeconds: done.outputSeconds ?? 0,
+      meters: { predictions: 1, predictSeconds: done.predictSeconds },
     },
     execution: {
       path: done.provider,

@@ -97,6 +97,7 @@ export async function runLadder(rt: JobRuntime<TranscodeInput>, source: string, 
       gpuUuid: gpu?.uuid ?? null,
       // Media seconds written, every rung counted: what a ladder produces.
       outputSeconds: Math.round(assembled.durationSeconds * plan.rungs.length * 1000) / 1000,
+      meters: { renditions: plan.rungs.map((r) => ({ height: r.height, codec: r.codec, seconds: assembled.durationSeconds })) },
     },
     execution: { ...execution, rungs: plan.rungs, segment_seconds: plan.segmentSeconds, warnings: thumbs.warnings },
   };

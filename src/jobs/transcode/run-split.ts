@@ -10,7 +10,7 @@ import type { MediaProbe } from '../../media/media-probe.js';
 import { JobError } from '../job-error.js';
 import type { JobResult, JobRuntime } from '../job-runtime.js';
 import { DEFAULT_AUDIO_BITRATE, planTranscode, type TranscodePlan } from './plan.js';
-import { describeMedia, executionSummary, runAttempts, verifyOutput } from './run-steps.js';
+import { describeMedia, executionSummary, mp4Rendition, runAttempts, verifyOutput } from './run-steps.js';
 import { concatList, splitArgs, stitchArgs } from './split-commands.js';
 import type { TranscodeInput } from './spec.js';
 
@@ -94,6 +94,7 @@ export async function runSplit(rt: JobRuntime<TranscodeInput>, source: string, p
       gpuModel: gpuResult?.usage.gpuModel ?? 'cpu',
       gpuUuid: gpuResult?.usage.gpuUuid ?? null,
       outputSeconds: outProbe.durationSeconds,
+      meters: { renditions: [mp4Rendition(outProbe, plan.target.height)] },
     },
     execution: {
       ...execution,

@@ -61,6 +61,7 @@ export async function runAttempts(
     rt.log('info', `ffmpeg ${attempt.args.join(' ')}`);
     try {
       const result = await rt.media.runFfmpeg(attempt.args, {
+        onGpu: attempt.gpuIndex !== null,
         signal: rt.signal,
         killGraceMs: rt.killGraceMs,
         onLog: (line) => {
@@ -142,4 +143,9 @@ export async function verifyOutput(rt: JobRuntime<TranscodeInput>, file: string,
   }
   if (problems.length) throw new JobError('output_verification_failed', `the output failed verification: ${problems.join('; ')}`);
   return out;
+}
+
+/** An MP4 rendition as metered (output minutes by resolution class and codec): what was verified, not what was planned. */
+export function mp4Rendition(out: MediaProbe, plannedHeight: number): { height: number; codec: string; seconds: number } {
+  return { height: out.video?.height ?? plannedHeight, codec: out.video?.codec ?? 'h264', seconds: out.durationSeconds };
 }

@@ -7,7 +7,7 @@ import type { MediaProbe } from '../../media/media-probe.js';
 import { JobError } from '../job-error.js';
 import type { JobResult, JobRuntime } from '../job-runtime.js';
 import { assertSupported, planTranscode } from './plan.js';
-import { describeMedia, executionSummary, fetchAndProbe, runAttempts, verifyOutput } from './run-steps.js';
+import { describeMedia, executionSummary, fetchAndProbe, mp4Rendition, runAttempts, verifyOutput } from './run-steps.js';
 import { runLadder } from './run-ladder.js';
 import { chunking, runSplit } from './run-split.js';
 import type { TranscodeInput } from './spec.js';
@@ -41,7 +41,7 @@ export async function runTranscode(rt: JobRuntime<TranscodeInput>): Promise<JobR
   const { gpu, execution } = executionSummary(rt, outcome, probe);
   return {
     outputs: [{ file, role: 'mp4' }],
-    usage: { cpuSeconds: outcome.cpuSeconds, gpuSeconds: outcome.gpuSeconds, gpuModel: gpu?.name ?? 'cpu', gpuUuid: gpu?.uuid ?? null, outputSeconds: outProbe.durationSeconds },
+    usage: { cpuSeconds: outcome.cpuSeconds, gpuSeconds: outcome.gpuSeconds, gpuModel: gpu?.name ?? 'cpu', gpuUuid: gpu?.uuid ?? null, outputSeconds: outProbe.durationSeconds, meters: { renditions: [mp4Rendition(outProbe, plan.target.height)] } },
     execution: { ...execution, target: plan.target },
   };
 }
