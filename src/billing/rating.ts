@@ -84,11 +84,11 @@ export function billable(quantity: number, p: Pick<PriceRow, 'rounding' | 'incre
   let q = quantity;
   if (p.increment > 0 && p.rounding !== 'none') {
     const steps = q / p.increment;
-    // A hair over a step from float noise (3.0000000001 ms) is not another step.
-    q = (p.rounding === 'up' ? Math.ceil(steps - 1e-9) : Math.round(steps)) * p.increment;
+    // A millionth of a step over (float noise in sums of increments) is not another step.
+    q = Math.max(0, (p.rounding === 'up' ? Math.ceil(steps - 1e-6) : Math.round(steps)) * p.increment);
   }
   if (quantity > 0 && q < p.minimum) q = p.minimum;
   return round9(q);
 }
 
-const round9 = (n: number) => Math.round(n * 1e9) / 1e9;
+const round9 = (n: number) => Math.round(n * 1e9) / 1e9 + 0; // + 0: never -0

@@ -25,11 +25,12 @@ const DIMENSIONS = {
   resolution: sql<string | null>`${charges.resolution}`,
   codec: sql<string | null>`${charges.codec}`,
   job: sql<string | null>`${charges.jobId}`,
+  attempt: sql<number | null>`${charges.attempt}`,
   billed_to: sql<string>`${charges.billedTo}`,
   tenant: sql<string>`${charges.tenantId}`,
 } as const;
 type Dimension = keyof typeof DIMENSIONS;
-const GROUPABLE = ['day', 'meter', 'kind', 'gpu_model', 'resolution', 'codec', 'job', 'billed_to', 'tenant'] as const;
+const GROUPABLE = ['day', 'meter', 'kind', 'gpu_model', 'resolution', 'codec', 'job', 'attempt', 'billed_to', 'tenant'] as const;
 const MAX_DAYS = 366;
 
 const querySchema = z.strictObject({

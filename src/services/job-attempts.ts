@@ -16,6 +16,9 @@ export async function listAttempts(ctx: FarmContext, job: JobRow) {
       error: a.error,
       started_at: a.startedAt.toISOString(),
       ended_at: a.endedAt?.toISOString() ?? null,
+      // Who pays, decided when the attempt ended or was lost: `platform` is the farm's own cost.
+      billed_to: a.billedTo,
+      billing_reason: a.billingReason,
       usage: u.length
         ? {
             wall_seconds: sum(u.map((e) => e.wallSeconds)),
@@ -24,6 +27,7 @@ export async function listAttempts(ctx: FarmContext, job: JobRow) {
             gpu_model: u[0]!.gpuModel,
             gpu_uuid: u[0]!.gpuUuid,
             output_seconds: sum(u.map((e) => e.outputSeconds)),
+            reports: u.length,
             billable: u.every((e) => e.billable),
           }
         : null,

@@ -157,7 +157,7 @@ export async function usageOf(ctx: FarmContext, jobIds: string[]): Promise<Map<s
       gpu: sql<number>`sum(${usageEvents.gpuSeconds})`,
       out: sql<number>`sum(${usageEvents.outputSeconds})`,
       model: sql<string>`max(${usageEvents.gpuModel})`,
-      n: sql<number>`count(*)`,
+      n: sql<number>`count(distinct ${usageEvents.attempt})`,
     })
     .from(usageEvents)
     .where(and(inArray(usageEvents.jobId, jobIds), eq(usageEvents.billable, true)))

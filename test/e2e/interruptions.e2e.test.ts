@@ -18,7 +18,8 @@ let source: string;
 beforeAll(async () => {
   // Short locks so that a dead worker's job is noticed within seconds, not the production 30 s.
   // Inputs over HTTP here, as a worker on another host would fetch them.
-  world = await testWorld({ env: { MALAN_LOCK_MS: '3000', MALAN_STALLED_INTERVAL_MS: '1000', MALAN_KILL_GRACE_MS: '2000', MALAN_READ_LOCAL_INPUTS: 'false' } });
+  // Usage every half second: a worker killed mid-job has still reported the time it used.
+  world = await testWorld({ env: { MALAN_LOCK_MS: '3000', MALAN_STALLED_INTERVAL_MS: '1000', MALAN_KILL_GRACE_MS: '2000', MALAN_READ_LOCAL_INPUTS: 'false', MALAN_USAGE_INTERVAL_SECONDS: '0.5' } });
   farm = await startFarm(world.env);
   api = apiClient(farm.baseUrl, await farm.createKey('studio-a'));
   source = path.join(world.home, 'long.mp4');
@@ -70,8 +71,10 @@ it('a worker killed with SIGKILL mid-transcode: another finishes the job once, o
   await waitFor(() => ffmpegsOf(id).length === 0, 15_000, () => `orphan ffmpeg: ${ffmpegsOf(id).join('\n')}`);
   const attempts = (await api.get(`/v1/jobs/${id}/attempts`)).body.results;
   expect(attempts.map((a: { attempt: number; status: string }) => [a.attempt, a.status])).toEqual([[1, 'lost'], [2, 'succeeded']]);
-  expect(attempts[0].usage).toBeNull(); // the dead worker reported nothing
-  expect(attempts[1].usage).toMatchObject({ billable: true });
+  // The dead worker's increments are counted, as the platform's cost: the tenant pays for the attempt that ran.
+  expect(attempts[0]).toMatchObject({ billed_to: 'platform', usage: { billable: false } });
+  expect(attempts[0].usage.wall_seconds).toBeGreaterThan(0);
+  expect(attempts[1]).toMatchObject({ billed_to: 'tenant', usage: { billable: true } });
   expect(attempts[1].worker_id).not.toBe(attempts[0].worker_id);
   expect((await api.get(`/v1/jobs/${id}/logs`)).body).toContain('fetched the source over HTTP');
 });
