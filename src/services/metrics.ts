@@ -43,7 +43,7 @@ export async function renderMetrics(ctx: FarmContext): Promise<string> {
     }
     family(name, help, 'gauge', samples);
   }
-  family('malan_workers_up', 'Workers with a live heartbeat, by host.', 'gauge', countBy(beats, (b) => b.hostname).map(([hostname, n]) => [{ Hostname: hostname }, n]));
+  family('malan_workers_up', 'Workers with a live heartbeat, by host.', 'gauge', sumBy(beats, (b) => b.hostname, () => 1).map(([hostname, n]) => [{ Hostname: hostname }, n]));
   family('malan_worker_running_jobs', 'Jobs a worker is running now.', 'gauge', beats.map((b) => [{ worker: b.workerId, Hostname: b.hostname }, b.jobs.length]));
 
   const depth: Array<[Record<string, string>, number]> = [];
@@ -61,7 +61,20 @@ export async function renderMetrics(ctx: FarmContext): Promise<string> {
     sql`select f->>'path' as path, count(*)::int as n from jobs, jsonb_array_elements(coalesce(execution->'fallbacks', '[]'::jsonb)) f group by 1`,
   );
   family('malan_fallbacks_total', 'Attempts on a path that failed and stepped down to the next, by the path that failed.', 'counter', rows<{ path: string; n: number }>(fallbacks).map((r) => [{ path: r.path }, Number(r.n)]));
+  // The ledger, for rate() over time: billed quantities by meter and payer, amounts in the currency.
+  const billed = await ctx.db.execute(
+    sql`select meter, billed_to, coalesce(gpu_model, '') as gpu_model, sum(billed_quantity)::float8 as q, sum(amount_micros)::float8 as micros from charges group by 1, 2, 3`,
+  );
+  const ledger = rows<{ meter: string; billed_to: string; gpu_model: string; q: number; micros: number }>(billed);
+  family('malan_billed_quantity_total', 'Usage rated into the ledger, in each meter\'s unit, by who pays.', 'counter', ledger.map((r) => [{ meter: r.meter, billed_to: r.billed_to, gpu_model: r.gpu_model }, Number(r.q)]));
+  family('malan_billed_amount_total', `Charges in the ledger, in ${ctx.config.MALAN_CURRENCY}, by who pays (platform: the farm's own cost).`, 'counter', sumBy(ledger, (r) => r.billed_to, (r) => Number(r.micros) / 1e6).map(([billedTo, v]) => [{ billed_to: billedTo, currency: ctx.config.MALAN_CURRENCY }, v]));
   return `${out.join('\n')}\n`;
+}
+
+function sumBy<T>(items: T[], key: (t: T) => string, value: (t: T) => number): Array<[string, number]> {
+  const m = new Map<string, number>();
+  for (const i of items) m.set(key(i), (m.get(key(i)) ?? 0) + value(i));
+  return [...m.entries()];
 }
 
 async function heartbeats(ctx: FarmContext): Promise<Heartbeat[]> {
@@ -80,12 +93,6 @@ async function heartbeats(ctx: FarmContext): Promise<Heartbeat[]> {
 /** drizzle's execute returns rows directly on PGlite and postgres-js alike, or `{rows}` on some drivers. */
 function rows<T>(result: unknown): T[] {
   return Array.isArray(result) ? (result as T[]) : ((result as { rows?: T[] }).rows ?? []);
-}
-
-function countBy<T>(items: T[], key: (t: T) => string): Array<[string, number]> {
-  const m = new Map<string, number>();
-  for (const i of items) m.set(key(i), (m.get(key(i)) ?? 0) + 1);
-  return [...m.entries()];
 }
 
 function labelText(labels: Record<string, string>): string {

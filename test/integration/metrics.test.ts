@@ -50,6 +50,9 @@ it('exposes GPUs as DCGM metrics, queues, jobs and fallbacks in Prometheus text'
   expect(text).toContain('malan_jobs{kind="transcode",status="queued"} 1');
   expect(text).toContain('malan_fallbacks_total{path="nvdec-nvenc"} 1');
   expect(text).toContain('malan_fallbacks_total{path="nvdec-cpu"} 1');
+  // The ledger: 1 CPU-second billed to the tenant, at the default 0.0001 a second.
+  expect(text).toContain('malan_billed_quantity_total{meter="cpu_seconds",billed_to="tenant",gpu_model=""} 1');
+  expect(text).toContain('malan_billed_amount_total{billed_to="tenant",currency="USD"} 0.0001');
   // Every sample line is a name, optional labels and a number.
   for (const line of text.trim().split('\n').filter((l) => !l.startsWith('#'))) expect(line).toMatch(/^[a-zA-Z_:][\w:]*(\{.*\})? -?[\d.e+-]+$/);
 });
