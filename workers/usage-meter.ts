@@ -4,14 +4,16 @@
  * mid-job still leaves the time it used counted, and a duplicate report counts once.
  *
  * CPU time: ffmpeg processes started through the media door are read from /proc/<pid>/stat while
- * they run and taken from their own -benchmark report when they end; GPU time: wall time of the
+ * they run, and counted as the kernel charged them when they end (src/media/child-cpu.ts), ffprobe
+ * runs included; GPU time: wall time of the
  * runs the plan put on a GPU. At the end the kind's own totals (which also hold work done
  * elsewhere: pieces on other workers, ONNX in a thread) are reconciled with what was metered,
  * and the remainder goes out with the attempt's end.
  */
-import { spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import type { MediaDoor } from '../src/jobs/job-runtime.js';
+import { clockTicksPerSecond } from '../src/media/child-cpu.js';
+import { FfmpegError } from '../src/media/ffmpeg.js';
 import type { UsageReport } from '../src/queue/messages.js';
 
 export interface MeterTotals {
@@ -57,7 +59,15 @@ export class UsageMeter {
   /** The media door with every ffmpeg run metered. */
   media(door: MediaDoor): MediaDoor {
     return {
-      probeMedia: (file, o) => door.probeMedia(file, o),
+      // ffprobe is part of the job's work too (reading the source, verifying what was made).
+      probeMedia: (file, o) =>
+        door.probeMedia(file, {
+          ...o,
+          onCpu: (seconds) => {
+            this.finishedCpu += seconds;
+            o.onCpu?.(seconds);
+          },
+        }),
       runFfmpeg: async (args, o) => {
         let pid: number | undefined;
         const startedAt = performance.now();
@@ -73,8 +83,9 @@ export class UsageMeter {
           this.finishedCpu += result.cpuSeconds;
           return result;
         } catch (err) {
-          // A run that failed or was stopped reported no -benchmark line: its last reading stands.
-          if (pid !== undefined) this.finishedCpu += this.live.get(pid)?.cpuSeconds ?? 0;
+          // A run that failed or was stopped used CPU all the same: the kernel's count, else its last reading.
+          const counted = err instanceof FfmpegError ? err.cpuSeconds : null;
+          if (pid !== undefined) this.finishedCpu += counted ?? this.live.get(pid)?.cpuSeconds ?? 0;
           throw err;
         } finally {
           if (pid !== undefined) this.live.delete(pid);
@@ -159,13 +170,11 @@ function minus(a: MeterTotals, b: MeterTotals): MeterTotals {
   return { wallSeconds: d(a.wallSeconds, b.wallSeconds), cpuSeconds: d(a.cpuSeconds, b.cpuSeconds), gpuSeconds: d(a.gpuSeconds, b.gpuSeconds) };
 }
 
-let ticksPerSecond: number | undefined;
-
 /** User + system CPU seconds of a running process (all its threads), from /proc; null where there is none. */
 export async function processCpuSeconds(pid: number): Promise<number | null> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
   if (stat === null) return null;
-  return parseProcStat(stat, (ticksPerSecond ??= clockTicks()));
+  return parseProcStat(stat, clockTicksPerSecond);
 }
 
 /** utime and stime are fields 14 and 15, counted after the command name (which may hold spaces and parentheses). */
@@ -174,10 +183,4 @@ export function parseProcStat(stat: string, ticks: number): number | null {
   const utime = Number(fields[11]);
   const stime = Number(fields[12]);
   return Number.isFinite(utime) && Number.isFinite(stime) ? (utime + stime) / ticks : null;
-}
-
-function clockTicks(): number {
-  const out = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
-  const n = Number(out.stdout?.trim());
-  return Number.isFinite(n) && n > 0 ? n : 100;
 }

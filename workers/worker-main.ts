@@ -8,7 +8,7 @@ import type { Config } from '../src/config/env.js';
 import { newId } from '../src/ids.js';
 import { JOB_KINDS } from '../src/jobs/registry.js';
 import { createLogger } from '../src/logger.js';
-import { probeMedia, runFfmpeg } from '../src/media/ffmpeg.js';
+import { probeMedia, runFfmpeg, warmUpFfmpeg } from '../src/media/ffmpeg.js';
 import { channels, QUEUE_NAMES } from '../src/queue/messages.js';
 import { redisConnection } from '../src/queue/redis.js';
 import { releaseEmbeddedRedis, resolveRedisUrl } from '../src/redis/embedded-redis.js';
@@ -33,6 +33,7 @@ export async function runWorker(config: Config, opts: WorkerOptions): Promise<{ 
   const workerId = newId('wrk');
   const log = createLogger(`worker ${workerId.slice(-6)}`, config.MALAN_LOG_LEVEL);
   const redisUrl = await resolveRedisUrl({ redisUrl: config.REDIS_URL, home: config.home });
+  await warmUpFfmpeg();
   const caps = await probeWorker({ gpuIndex: opts.gpu, ffmpegPath: config.MALAN_FFMPEG_PATH });
   for (const note of caps.notes) log.info(`probe: ${note}`);
   if (caps.gpus.length === 0) log.warn('NO GPU: this worker runs all its work on the CPU', { reason: caps.notes[0] ?? 'nvidia-smi found none' });

@@ -25,7 +25,7 @@ export interface TransferDoor {
 
 export interface MediaDoor {
   runFfmpeg(args: readonly string[], opts: FfmpegRunOptions): Promise<FfmpegRunResult>;
-  probeMedia(file: string, opts: { signal?: AbortSignal }): Promise<MediaProbe>;
+  probeMedia(file: string, opts: { signal?: AbortSignal; onCpu?: (seconds: number) => void }): Promise<MediaProbe>;
 }
 
 /**

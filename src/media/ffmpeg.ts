@@ -11,6 +11,7 @@ import { inputHardeningArgs } from './input-hardening.js';
 import type { MediaProbe } from './media-probe.js';
 import { parseFfprobeJson } from './parse-ffprobe.js';
 import { parseBenchLine, ProgressParser, type FfmpegProgress } from './ffmpeg-output.js';
+import { observeChild } from './child-cpu.js';
 
 export interface FfmpegRunOptions {
   signal?: AbortSignal;
@@ -27,11 +28,16 @@ export interface FfmpegRunOptions {
 
 export interface FfmpegRunResult {
   wallSeconds: number;
-  /** User + system CPU time of the ffmpeg process, from its own `-benchmark` report. */
+  /**
+   * User + system CPU time of the ffmpeg process as the kernel counted it (child-cpu.ts); its own
+   * `-benchmark` figure, which leaves out start-up and exit, only where there is no /proc.
+   */
   cpuSeconds: number;
 }
 
 export class FfmpegError extends Error {
+  /** CPU seconds the failed or stopped run used, where the kernel's count is known. */
+  cpuSeconds: number | null = null;
   constructor(
     message: string,
     readonly stderrTail: string[],
@@ -79,8 +85,10 @@ export function runFfmpeg(args: readonly string[], opts: FfmpegRunOptions = {}):
     command.output(parts.output);
     if (opts.ffmpegPath) command.setFfmpegPath(opts.ffmpegPath);
     const finish = killOnAbort(opts, (signal) => command.kill(signal));
+    let kernelCpu: Promise<number | null> = Promise.resolve(null);
     command.on('start', () => {
       const proc = (command as unknown as { ffmpegProc?: import('node:child_process').ChildProcess }).ffmpegProc;
+      if (proc) kernelCpu = observeChild(proc, () => log.cpuSeconds);
       if (proc?.pid) opts.onSpawn?.(proc.pid);
       // `-progress pipe:1` writes key=value blocks on stdout; fluent-ffmpeg leaves stdout to us.
       proc?.stdout?.setEncoding('utf8');
@@ -91,11 +99,13 @@ export function runFfmpeg(args: readonly string[], opts: FfmpegRunOptions = {}):
     command.on('stderr', (line: string) => log.push(line));
     command.on('end', () => {
       finish();
-      resolve({ wallSeconds: (performance.now() - started) / 1000, cpuSeconds: log.cpuSeconds });
+      const wallSeconds = (performance.now() - started) / 1000;
+      void kernelCpu.then((cpu) => resolve({ wallSeconds, cpuSeconds: cpu ?? log.cpuSeconds }));
     });
     command.on('error', (err: Error) => {
       finish();
-      reject(log.failure(opts.signal?.aborted ?? false, firstLine(err.message)));
+      const failure = log.failure(opts.signal?.aborted ?? false, firstLine(err.message));
+      void kernelCpu.then((cpu) => reject(Object.assign(failure, { cpuSeconds: cpu })));
     });
     command.run();
   });
@@ -126,6 +136,7 @@ export function spawnFfmpegPipe(args: readonly string[], opts: FfmpegRunOptions 
   const started = performance.now();
   const log = new StderrLog(opts.onLog);
   const child = spawn(opts.ffmpegPath ?? 'ffmpeg', [...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const kernelCpu = observeChild(child, () => log.cpuSeconds);
   if (child.pid) opts.onSpawn?.(child.pid);
   // ffmpeg exiting early closes the pipe under a writer (EPIPE); `done` reports why it exited.
   child.stdin.on('error', () => {});
@@ -139,8 +150,8 @@ export function spawnFfmpegPipe(args: readonly string[], opts: FfmpegRunOptions 
     // 'exit', not 'close': 'close' also waits for stdout, which a consumer may have stopped reading.
     child.once('exit', (code, signal) => {
       finish();
-      void stderrRead.then(() => {
-        if (code === 0) return resolve({ wallSeconds: (performance.now() - started) / 1000, cpuSeconds: log.cpuSeconds });
+      void Promise.all([stderrRead, kernelCpu]).then(([, cpu]) => {
+        if (code === 0) return resolve({ wallSeconds: (performance.now() - started) / 1000, cpuSeconds: cpu ?? log.cpuSeconds });
         const how = signal ? `ffmpeg was killed with signal ${signal}` : `ffmpeg exited with code ${code}`;
         reject(log.failure(opts.signal?.aborted ?? false, how));
       });
@@ -220,13 +231,31 @@ function firstLine(s: string): string {
   return s.split('\n')[0] ?? s;
 }
 
+/**
+ * fluent-ffmpeg asks ffmpeg for its formats and encoders before its first run in a process, then
+ * keeps the answers. Those two processes are not started through this door, so their CPU time
+ * would be counted in the next run's (child-cpu.ts): a worker asks here once at start, before it
+ * takes any job.
+ */
+export function warmUpFfmpeg(): Promise<void> {
+  return new Promise((resolve) => ffmpeg.getAvailableFormats(() => ffmpeg.getAvailableEncoders(() => resolve())));
+}
+
 export class ProbeError extends Error {}
 
+export interface ProbeOptions {
+  signal?: AbortSignal;
+  ffprobePath?: string;
+  /** Called with the CPU seconds the kernel charged this ffprobe, before the probe settles. */
+  onCpu?: (seconds: number) => void;
+}
+
 /** ffprobe with the input hardening flags: a playlist or concat file cannot make it read anything else. */
-export function probeMedia(file: string, opts: { signal?: AbortSignal; ffprobePath?: string } = {}): Promise<MediaProbe> {
+export async function probeMedia(file: string, opts: ProbeOptions = {}): Promise<MediaProbe> {
   const args = ['-v', 'error', ...inputHardeningArgs(), '-of', 'json', '-show_format', '-show_streams', '-i', file];
-  return new Promise((resolve, reject) => {
-    execFile(opts.ffprobePath ?? 'ffprobe', args, { signal: opts.signal, maxBuffer: 32 * 1024 * 1024 }, (err, stdout, stderr) => {
+  let cpu: Promise<number | null> = Promise.resolve(null);
+  const probed = new Promise<MediaProbe>((resolve, reject) => {
+    const child = execFile(opts.ffprobePath ?? 'ffprobe', args, { signal: opts.signal, maxBuffer: 32 * 1024 * 1024 }, (err, stdout, stderr) => {
       if (err) {
         const reason = stderr.trim().split('\n').pop() || err.message;
         return reject(new ProbeError(reason.replace(file, 'the file')));
@@ -237,5 +266,13 @@ export function probeMedia(file: string, opts: { signal?: AbortSignal; ffprobePa
         reject(new ProbeError(`ffprobe output could not be read: ${(e as Error).message}`));
       }
     });
+    // Observed in any case, so that its time is not taken for the next ffmpeg's.
+    cpu = observeChild(child);
   });
+  try {
+    return await probed;
+  } finally {
+    const seconds = await cpu;
+    if (seconds !== null) opts.onCpu?.(seconds);
+  }
 }

@@ -111,7 +111,7 @@ async function submitAll(ids: Map<string, string>): Promise<void> {
   for (let i = 0; i < JOBS; i++) {
     const source = { file: i % 2 ? a : b };
     const r = i % 25;
-    if (r < 14) inputs.push(['mp4', { kind: 'transcode', input: { source, height: r % 2 ? 240 : 180, preset: 'medium' } }]);
+    if (r < 14) inputs.push(['mp4', { kind: 'transcode', input: { source, height: r % 2 ? 240 : 180, preset: 'slow' } }]);
     else if (r < 21) inputs.push(['ladder', { kind: 'transcode', input: { source, ...(r % 2 ? { ladder: 'auto', formats: ['hls', 'mp4'] } : { ladder: [{ height: 240 }, { height: 144 }], segment_duration: 2 }) } }]);
     else inputs.push(['prediction', { kind: 'inference', input: { model: 'test/squeezenet', inputs: { image: { file: image } } } }]);
   }
@@ -151,9 +151,10 @@ async function busyWorkers(): Promise<Map<ChildProcess, Set<string>>> {
 /** Kills a random busy worker every 1.5–3 s and starts another in its place, until the work is done. */
 async function chaos(ids: Map<string, string>, submitted: Promise<unknown>, until: number): Promise<Kill[]> {
   const kills: Kill[] = [];
+  const replacements: Promise<unknown>[] = [];
   let allSubmitted = false;
   let submitFailed = false;
-  submitted.then(
+  void submitted.then(
     () => (allSubmitted = true),
     () => (submitFailed = true),
   );
@@ -164,21 +165,25 @@ async function chaos(ids: Map<string, string>, submitted: Promise<unknown>, unti
       if (!open.some(Boolean)) break;
     }
     const busy = [...(await busyWorkers()).entries()];
-    if (!busy.length) continue;
+    // At least one other worker stays alive (one just started counts: it is coming up).
+    if (!busy.length || farm.workers.filter(alive).length < 2) continue;
     const [victim, jobs] = busy[Math.floor(rand() * busy.length)]!;
     victim.kill('SIGKILL');
     kills.push({ pid: victim.pid!, jobs: [...jobs], at: new Date().toISOString() });
     console.log(`chaos: SIGKILL worker pid ${victim.pid} running ${[...jobs].join(', ')}`);
-    await farm.startWorker();
+    // The replacement comes up while the next kill is drawn, as a restarted container would.
+    replacements.push(farm.startWorker());
   }
+  await Promise.all(replacements);
   return kills;
 }
 
 /** Queue depths from /metrics: nothing waiting or active anywhere (reports included) once the farm is at rest. */
 async function queuesAtRest(): Promise<boolean> {
   const text = await (await fetch(`${farm.baseUrl}/metrics`)).text();
-  const busy = text.split('\n').filter((l) => l.startsWith('malan_queue_jobs{') && /state="(waiting|prioritized|active|delayed|waiting-children)"/.test(l) && !/\s0$/.test(l));
-  return busy.length === 0;
+  const depths = text.split('\n').filter((l) => l.startsWith('malan_queue_jobs{') && /state="(waiting|prioritized|active|delayed|waiting-children)"/.test(l));
+  if (!depths.some((l) => l.includes('queue="reports"'))) throw new Error(`no queue depths in /metrics:\n${text.slice(0, 2000)}`);
+  return depths.every((l) => / 0$/.test(l));
 }
 
 async function snapshot(ids: string[]) {
@@ -277,6 +282,7 @@ it('50 mixed jobs under random SIGKILLs: each ends once, one billed successful a
     seconds: Math.round((Date.now() - started) / 1000),
   };
   console.log(`billing chaos: ${JSON.stringify(summary)}`);
+  for (const k of kills) console.log(`  kill ${k.at} pid ${k.pid}: ${k.jobs.map((id) => `${id} (${ids.get(id)}) → ${s.jobs.find((j) => j.id === id)?.status}, attempts ${s.attempts.get(id)?.map((a) => `${a.attempt}:${a.status}/${a.billed_to}`).join(' ')}`).join('; ')}`);
   expect(kills.length).toBeGreaterThanOrEqual(3);
   expect(lost).toBeGreaterThan(0);
   expect(platformRows.length).toBeGreaterThan(0);
