@@ -43,6 +43,12 @@ export async function quotaStatus(db: DbOrTx, config: Config, tenantId: string, 
   };
 }
 
+/** Whether the tenant has any limit: most have none, and their submissions skip the check. */
+export async function hasQuotas(db: DbOrTx, tenantId: string): Promise<boolean> {
+  const [limits] = await db.select().from(tenantQuotas).where(eq(tenantQuotas.tenantId, tenantId));
+  return !!limits && (limits.maxConcurrentJobs !== null || limits.gpuSecondsPerMonth !== null || limits.spendingLimitMicros !== null);
+}
+
 /**
  * Refuses a submission over a limit, with which limit and when it resets. Run inside the
  * transaction that inserts the job, after taking the tenant's lock, so two submissions at once

@@ -24,7 +24,8 @@ import { validateWebhookUrl } from './webhook-url.js';
 import { publishJobEvent } from './job-events.js';
 import { enqueueWebhook } from './webhooks.js';
 import { playbackToken } from '../api/routes/playback.js';
-import { enforceQuotas } from '../billing/quotas.js';
+import { enforceQuotas, hasQuotas } from '../billing/quotas.js';
+import type { DbOrTx } from '../db/database.js';
 
 const WEBHOOK_EVENTS = ['start', 'output', 'logs', 'completed'] as const;
 
@@ -61,28 +62,29 @@ export async function submitJob(ctx: FarmContext, who: Principal, body: unknown,
   }
   const requestHash = createHash('sha256').update(JSON.stringify(body)).digest('hex');
   const id = newId('job');
-  // A replay returns the job it made, whatever the limits say now.
-  const earlier = idempotencyKey === undefined ? undefined : await jobByKey(ctx, who.tenantId, idempotencyKey);
-  if (earlier) return replay(ctx, earlier, requestHash);
-  const inserted = await ctx.db.transaction(async (tx) => {
-    await enforceQuotas(tx, ctx.config, who.tenantId);
-    return tx
-    .insert(jobs)
-    .values({
-      id,
-      tenantId: who.tenantId,
-      kind: req.kind,
-      status: 'queued',
-      priority: req.priority,
-      input: input.data,
-      webhook: req.webhook ?? null,
-      webhookEventsFilter: req.webhook_events_filter ?? null,
-      idempotencyKey: idempotencyKey ?? null,
-      requestHash,
-    })
-    .onConflictDoNothing()
-    .returning();
-  });
+  const row: typeof jobs.$inferInsert = {
+    id,
+    tenantId: who.tenantId,
+    kind: req.kind,
+    status: 'queued',
+    priority: req.priority,
+    input: input.data,
+    webhook: req.webhook ?? null,
+    webhookEventsFilter: req.webhook_events_filter ?? null,
+    idempotencyKey: idempotencyKey ?? null,
+    requestHash,
+  };
+  const insert = (db: DbOrTx) => db.insert(jobs).values(row).onConflictDoNothing().returning();
+  let inserted: JobRow[];
+  if (await hasQuotas(ctx.db, who.tenantId)) {
+    // A replay returns the job it made, whatever the limits say now.
+    const earlier = idempotencyKey === undefined ? undefined : await jobByKey(ctx, who.tenantId, idempotencyKey);
+    if (earlier) return replay(ctx, earlier, requestHash);
+    inserted = await ctx.db.transaction(async (tx) => {
+      await enforceQuotas(tx, ctx.config, who.tenantId);
+      return insert(tx);
+    });
+  } else inserted = await insert(ctx.db);
   if (inserted.length === 0) {
     const existing = await jobByKey(ctx, who.tenantId, idempotencyKey!);
     if (!existing) throw new ApiError('conflict', 'the job for this Idempotency-Key is being created; retry');
