@@ -26,7 +26,7 @@ const reachable = (url) =>
 // What the suite runs for real: ffmpeg, a redis-server to start when none answers, and Chromium for
 // the player test. Missing ones are installed from Debian's packages when this user may do so.
 const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-const missing = [['ffmpeg', 'ffmpeg'], ['ffprobe', 'ffmpeg'], ['redis-server', 'redis-server'], ['chromium', 'chromium']].filter(([cmd]) => !has(cmd)).map(([, pkg]) => pkg);
+const missing = [['ffmpeg', 'ffmpeg'], ['ffprobe', 'ffmpeg'], ['redis-server', 'redis-server'], ['chromium', 'chromium'], ['blender', 'blender']].filter(([cmd]) => !has(cmd)).map(([, pkg]) => pkg);
 if (missing.length) {
   const packages = [...new Set(missing)];
   const sudo = process.getuid?.() === 0 ? [] : ['sudo', '-n'];

@@ -22,4 +22,9 @@ export const kindRunners: { [K in JobKind]: KindRunner } = {
     cannotRun: (caps) => (caps.onnxRuntime ? null : 'onnxruntime-node could not load'),
     run: (rt) => runInference(rt as JobRuntime<InferenceInput>),
   },
+  // Render jobs run as tasks (workers/render-task-processor.ts); ffmpeg assembles their frames.
+  render: {
+    cannotRun: (caps) => (caps.ffmpeg ? null : 'ffmpeg is not installed (it assembles rendered frames)'),
+    run: () => Promise.reject(new Error('render jobs run task by task on the render queue, not as one job')),
+  },
 };

@@ -12,6 +12,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { MediaDoor } from '../src/jobs/job-runtime.js';
+import type { RendererDoor } from '../src/jobs/render/render-runtime.js';
 import { clockTicksPerSecond } from '../src/media/child-cpu.js';
 import { FfmpegError } from '../src/media/ffmpeg.js';
 import type { UsageReport } from '../src/queue/messages.js';
@@ -90,6 +91,29 @@ export class UsageMeter {
         } finally {
           if (pid !== undefined) this.live.delete(pid);
           if (o.onGpu) this.finishedGpu += (performance.now() - startedAt) / 1000;
+        }
+      },
+    };
+  }
+
+  /** The renderer door with every process metered the same way. */
+  renderer(door: RendererDoor): RendererDoor {
+    return {
+      run: async (argv, o) => {
+        let pid: number | undefined;
+        try {
+          const result = await door.run(argv, {
+            ...o,
+            onSpawn: (p) => {
+              pid = p;
+              this.live.set(p, { cpuSeconds: 0, onGpu: false, startedAt: performance.now() });
+              o.onSpawn?.(p);
+            },
+          });
+          this.finishedCpu += result.cpuSeconds;
+          return result;
+        } finally {
+          if (pid !== undefined) this.live.delete(pid);
         }
       },
     };

@@ -15,6 +15,7 @@ import { jobsApi } from './routes/jobs.js';
 import { webhooksApi } from './routes/webhooks.js';
 import { adminApi } from './routes/admin.js';
 import { billingApi } from './routes/billing.js';
+import { renderTemplatesApi } from './routes/render-templates.js';
 import { playbackApi } from './routes/playback.js';
 import { modelsApi } from './routes/models.js';
 import { predictionsApi } from './routes/predictions.js';
@@ -53,6 +54,7 @@ export function createApp(ctx: FarmContext, hub: JobEventHub) {
   app.route('/v1/webhooks', webhooksApi(ctx));
   app.route('/v1/admin', adminApi(ctx));
   app.route('/v1', billingApi(ctx));
+  app.route('/v1/render-templates', renderTemplatesApi(ctx));
   app.route('/v1/models', modelsApi(ctx, hub));
   app.route('/v1/predictions', predictionsApi(ctx, hub));
   app.use('/v2/*', requireKey(ctx));

@@ -29,10 +29,25 @@ export interface VideoAcceleration {
   scaleCuda: boolean;
 }
 
+/** What the worker's Blender can do, from a probe inside Blender itself (workers/probe/blender-probe.ts). */
+export interface BlenderCaps {
+  version: string; // bpy.app.version_string: "3.4.1"
+  /** Cycles device types with at least one device here, best first; CPU whenever Cycles runs at all. */
+  cyclesDevices: Array<'OPTIX' | 'CUDA' | 'HIP' | 'METAL' | 'ONEAPI' | 'CPU'>;
+  /** The GPUs Cycles found, one entry per device and type (an NVIDIA card shows under OPTIX and CUDA). */
+  gpuDevices: Array<{ type: string; name: string }>;
+  /** Built with OpenImageDenoise. Debian's 3.4 is not: denoising on fails with "Build without OpenImageDenoiser". */
+  openImageDenoise: boolean;
+  /** The OptiX denoiser: there only where Cycles found an OptiX device. */
+  optixDenoiser: boolean;
+}
+
 export interface RendererInfo {
   name: string; // "blender"
   path: string;
   version: string | null;
+  /** Absent when the probe inside Blender failed (the notes say why) or for other renderers. */
+  blender?: BlenderCaps;
 }
 
 export interface WorkerCapabilities {

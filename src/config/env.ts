@@ -58,6 +58,11 @@ export const envSchema = z.object({
   MALAN_ONNX_MEMORY_MB: positiveInt.default(4096),
   /** Predictions a worker takes at once (they wait on its one ONNX session host, which batches them). */
   MALAN_INFERENCE_CONCURRENCY: positiveInt.default(32),
+  /** Labels of this worker (comma-separated, e.g. "studio-a,fast-disk") that render tasks may require. */
+  MALAN_WORKER_TAGS: z
+    .string()
+    .regex(/^([a-z0-9][a-z0-9_.-]{0,62}(,[a-z0-9][a-z0-9_.-]{0,62})*)?$/, { error: 'comma-separated lower-case labels (a-z, 0-9, _ . -)' })
+    .default(''),
   /** How often a worker reports a running job's usage so far (s): a crash loses at most this much metering. */
   MALAN_USAGE_INTERVAL_SECONDS: z.coerce.number().min(0.2).max(3600).default(10),
   /** The currency of the price book and invoices (ISO 4217). */

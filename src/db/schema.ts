@@ -57,7 +57,8 @@ export const files = pgTable(
   (t) => [index('files_tenant_idx').on(t.tenantId, t.id), uniqueIndex('files_output_idx').on(t.jobId, t.attempt, t.name)],
 );
 
-export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'canceled'] as const;
+/** `paused`: a render job whose tasks do not start until it is resumed (render jobs only). */
+export const JOB_STATUSES = ['queued', 'running', 'paused', 'succeeded', 'failed', 'canceled'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 export const TERMINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'canceled'];
 

@@ -4,13 +4,14 @@
  */
 import type { z } from 'zod';
 import { inferenceFileIds, inferenceInputSchema, type InferenceInput } from './inference/spec.js';
+import { renderInputSchema, type RenderInput } from './render/spec.js';
 import { transcodeInputSchema, type TranscodeInput } from './transcode/spec.js';
 
-export const JOB_KINDS = ['transcode', 'inference'] as const;
+export const JOB_KINDS = ['transcode', 'inference', 'render'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
 /** Kinds of the design that are not on this farm yet: refused with a message saying so. */
-export const PLANNED_KINDS = ['render', 'live'] as const;
+export const PLANNED_KINDS = ['live'] as const;
 
 export interface JobKindDefinition<I> {
   kind: JobKind;
@@ -26,6 +27,7 @@ export interface JobKindDefinition<I> {
 interface KindInputs {
   transcode: TranscodeInput;
   inference: InferenceInput;
+  render: RenderInput;
 }
 type Registry = { [K in JobKind]: JobKindDefinition<KindInputs[K]> };
 
@@ -43,6 +45,14 @@ export const jobKinds: Registry = {
     fileIds: inferenceFileIds,
     queue: 'inference',
     attempts: 3,
+  },
+  // Tasks, not the job, go on the queue; a task is retried by the API on other workers (render-recorder).
+  render: {
+    kind: 'render',
+    inputSchema: renderInputSchema,
+    fileIds: (input) => [input.scene.file],
+    queue: 'render',
+    attempts: 1,
   },
 };
 

@@ -5,7 +5,7 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { JOB_KINDS, type JobKind } from '../jobs/registry.js';
-import { QUEUE_NAMES } from './messages.js';
+import { QUEUE_NAMES, type RenderTaskPayload } from './messages.js';
 
 export const KEEP_COMPLETED = { age: 3600, count: 10_000 };
 export const KEEP_FAILED = { age: 7 * 24 * 3600 };
@@ -15,6 +15,10 @@ export class FarmQueues {
   readonly reports: Queue;
   readonly webhooks: Queue;
   readonly chunks: Queue;
+  /** Render tasks (the `render` kind's queue holds tasks, not jobs). */
+  get render(): Queue<RenderTaskPayload> {
+    return this.byKind.render as Queue<RenderTaskPayload>;
+  }
 
   constructor(
     readonly connection: Redis,

@@ -12,6 +12,7 @@ export const QUEUE_NAMES = {
   reports: 'reports',
   /** Chunks of split jobs, encoded by any worker that takes the kind. */
   chunks: 'transcode-chunks',
+  render: 'render',
   webhooks: 'webhooks',
 } as const;
 
@@ -58,6 +59,33 @@ export interface ChunkPayload {
   uploadUrl: string;
   timeoutSeconds: number;
 }
+
+/**
+ * One task of a render job on the `render` queue: a chunk of frames, or the assembly of them all.
+ * Its attempt number (usage ids, job_attempts) is `(index + 1) * 1000 + generation * 10 + run`.
+ */
+export interface RenderTaskPayload {
+  jobId: string;
+  tenantId: string;
+  index: number;
+  type: 'frames' | 'assembly';
+  frameStart: number;
+  frameEnd: number;
+  frameStep: number;
+  generation: number;
+  /** The job's input (the worker validates it again). */
+  input: unknown;
+  /** The operator template the job names, resolved at submission (null for Blender). */
+  template: unknown;
+  fileUrls: Record<string, string>;
+  localFiles?: Record<string, { path: string; size: number }>;
+  uploadUrl: string;
+  timeoutSeconds: number;
+  /** For the assembly: every rendered frame, in order, and where to fetch it. */
+  frames?: Array<{ frame: number; url: string; name: string }>;
+}
+
+export const renderAttempt = (index: number, generation: number, run: number) => (index + 1) * 1000 + generation * 10 + Math.min(run, 9);
 
 export interface UsageReport {
   wallSeconds: number;
@@ -108,6 +136,26 @@ export type Report =
       usageSequence?: number;
       execution: Record<string, unknown>;
     }
+  | { type: 'task-started'; jobId: string; index: number; generation: number; attempt: number; workerId: string; at: string }
+  | { type: 'task-progress'; jobId: string; index: number; attempt: number; framesDone: number; progress: number; previewFile?: string; at: string }
+  | {
+      type: 'task-ended';
+      jobId: string;
+      index: number;
+      generation: number;
+      attempt: number;
+      workerId: string;
+      at: string;
+      outcome: 'succeeded' | 'failed' | 'canceled';
+      error: { code: JobErrorCode; message: string } | null;
+      /** Frames rendered (or, for the assembly, the preview and its poster). */
+      outputs: Array<{ frame: number; file: string; name: string }>;
+      previewFile?: string;
+      secondsPerFrame?: number;
+      usage: UsageReport;
+      usageSequence?: number;
+      execution: Record<string, unknown>;
+    }
   /** A running attempt's usage since its previous report: a crash still leaves the time counted. */
   | { type: 'usage'; jobId: string; attempt: number; workerId: string; sequence: number; at: string; usage: UsageReport }
   | { type: 'worker-up'; workerId: string; hostname: string; pid: number; kinds: string[]; capabilities: unknown; at: string }
@@ -124,6 +172,10 @@ export function reportId(r: Report): string | undefined {
       return `log.${r.jobId}.${r.attempt}.${r.sequence}`;
     case 'usage':
       return `usage.${r.jobId}.${r.attempt}.${r.sequence}`;
+    case 'task-started':
+      return `task-started.${r.jobId}.${r.attempt}`;
+    case 'task-ended':
+      return `task-ended.${r.jobId}.${r.attempt}`;
     default:
       return undefined; // progress and worker events are fine to record twice
   }
@@ -133,6 +185,10 @@ export function reportId(r: Report): string | undefined {
 export const channels = {
   /** API → workers: a job id to stop now. */
   cancel: (prefix: string) => `${prefix}:cancel`,
+  /** Set while a render job is paused: workers put its tasks back instead of starting them. */
+  pausedKey: (prefix: string, jobId: string) => `${prefix}:paused:${jobId}`,
+  /** Workers blocklisted for a render job (a set of worker ids). */
+  blocklistKey: (prefix: string, jobId: string) => `${prefix}:render-blocklist:${jobId}`,
   /** Set when a job is canceled, so that a worker dequeuing it later does not start it. */
   canceledKey: (prefix: string, jobId: string) => `${prefix}:canceled:${jobId}`,
   /** API → SSE listeners in every API process: a job's status, progress, log lines. */

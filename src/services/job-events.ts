@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
 import { channels } from '../queue/messages.js';
 import type { FarmContext } from './farm-context.js';
 
-export type JobEventType = 'status' | 'progress' | 'log' | 'output';
+export type JobEventType = 'status' | 'progress' | 'log' | 'output' | 'task';
 
 export interface JobEvent {
   type: JobEventType;

@@ -25,6 +25,8 @@ import { publishJobEvent } from './job-events.js';
 import { enqueueWebhook } from './webhooks.js';
 import { playbackToken } from '../api/routes/playback.js';
 import { enforceQuotas, hasQuotas } from '../billing/quotas.js';
+import type { RenderInput } from '../jobs/render/spec.js';
+import { checkRenderInput, enqueueRender, renderSummary, stopRenderTasks } from './render-jobs.js';
 import type { DbOrTx } from '../db/database.js';
 
 const WEBHOOK_EVENTS = ['start', 'output', 'logs', 'completed'] as const;
@@ -55,6 +57,8 @@ export async function submitJob(ctx: FarmContext, who: Principal, body: unknown,
     throw new ApiError('invalid_request', 'Idempotency-Key must be 1–255 visible ASCII characters');
   }
   if (req.kind === 'inference') input.data = await checkInferenceInput(ctx, input.data as InferenceInput);
+  // A render job keeps the template it was submitted with, whatever the operator changes later.
+  const execution = req.kind === 'render' ? await checkRenderInput(ctx, input.data as RenderInput) : null;
   for (const fileId of def.fileIds(input.data)) {
     if (!(await findFile(ctx.db, { tenantId: who.tenantId, operator: false }, fileId))) {
       throw new ApiError('invalid_request', `input: file ${fileId} was not found (upload it with POST /v1/files first)`);
@@ -73,6 +77,7 @@ export async function submitJob(ctx: FarmContext, who: Principal, body: unknown,
     webhookEventsFilter: req.webhook_events_filter ?? null,
     idempotencyKey: idempotencyKey ?? null,
     requestHash,
+    execution,
   };
   const insert = (db: DbOrTx) => db.insert(jobs).values(row).onConflictDoNothing().returning();
   let inserted: JobRow[];
@@ -115,6 +120,7 @@ async function replay(ctx: FarmContext, existing: JobRow, requestHash: string) {
 /** Puts a job's work on its kind's queue with freshly signed URLs. Idempotent per job id. */
 export async function enqueueJob(ctx: FarmContext, job: JobRow): Promise<void> {
   const kind = job.kind as JobKind;
+  if (kind === 'render') return enqueueRender(ctx, job);
   const def = kindDefinition(kind);
   const input = def.inputSchema.parse(job.input);
   const ttl = 7 * 24 * 3600; // covers a long wait in the queue; the reconciler re-signs on re-enqueue
@@ -176,6 +182,7 @@ export async function usageOf(ctx: FarmContext, jobIds: string[]): Promise<Map<s
 export async function jobWithUsage(ctx: FarmContext, row: JobRow) {
   const token = row.status === 'succeeded' ? playbackToken(ctx, row.id) : undefined;
   const view = jobView(row, (await usageOf(ctx, [row.id])).get(row.id) ?? null, ctx.baseUrl, token);
+  if (row.kind === 'render') return { ...view, render: await renderSummary(ctx, row.id) };
   // An inference job's answer (a prediction's `output`), with its files as signed URLs.
   return row.kind === 'inference' ? { ...view, output: row.status === 'succeeded' ? withFileUrls(ctx, row.result ?? null) : null } : view;
 }
@@ -214,15 +221,15 @@ export async function cancelJob(ctx: FarmContext, who: Principal, id: string) {
   const [updated] = await ctx.db
     .update(jobs)
     .set({ status: 'canceled', completedAt: new Date(), error: { code: 'canceled', message: `canceled by ${who.tenantName}` } })
-    .where(and(eq(jobs.id, id), inArray(jobs.status, ['queued', 'running'])))
+    .where(and(eq(jobs.id, id), inArray(jobs.status, ['queued', 'running', 'paused'])))
     .returning();
   if (!updated) return jobWithUsage(ctx, await getJobRow(ctx, who, id)); // it ended meanwhile
   const prefix = ctx.config.MALAN_QUEUE_PREFIX;
   await ctx.redis.set(channels.canceledKey(prefix, id), '1', 'EX', 7 * 24 * 3600);
   await ctx.redis.publish(channels.cancel(prefix), id);
-  const queued = await ctx.queues.byKind[row.kind as JobKind]?.getJob(id);
   // A waiting job is removed; an active one is locked by its worker, which stops on the message above.
-  await queued?.remove().catch(() => undefined);
+  if (row.kind === 'render') await stopRenderTasks(ctx, id, 'canceled');
+  else await (await ctx.queues.byKind[row.kind as JobKind]?.getJob(id))?.remove().catch(() => undefined);
   await publishJobEvent(ctx, id, 'status', { status: 'canceled' });
   await enqueueWebhook(ctx, updated, 'completed');
   return jobWithUsage(ctx, updated);

@@ -57,7 +57,8 @@ export async function createPrediction(ctx: FarmContext, who: Principal, model: 
   return submitJob(ctx, who, { kind: 'inference', input, webhook: req.webhook, webhook_events_filter: req.webhook_events_filter }, idempotencyKey);
 }
 
-const STATUS: Record<JobRow['status'], string> = { queued: 'starting', running: 'processing', succeeded: 'succeeded', failed: 'failed', canceled: 'canceled' };
+// Predictions are never paused (only render jobs are); were one, it has not started in Replicate's words.
+const STATUS: Record<JobRow['status'], string> = { queued: 'starting', running: 'processing', paused: 'starting', succeeded: 'succeeded', failed: 'failed', canceled: 'canceled' };
 
 /** The prediction object of Replicate's API for an inference job. */
 export async function predictionView(ctx: FarmContext, row: JobRow) {

@@ -10,6 +10,7 @@ import { jobAttempts, jobs } from '../db/schema.js';
 import { isJobKind } from '../jobs/registry.js';
 import type { FarmContext } from './farm-context.js';
 import { enqueueJob } from './jobs.js';
+import { reconcileRender } from './render-recorder.js';
 import { publishJobEvent } from './job-events.js';
 import { enqueueWebhook } from './webhooks.js';
 
@@ -24,6 +25,11 @@ export async function reconcileOnce(ctx: FarmContext, now = Date.now()): Promise
   const requeued: string[] = [];
   for (const job of candidates) {
     if (!isJobKind(job.kind)) continue;
+    // A render job's queue entries are its tasks: they are reconciled one by one.
+    if (job.kind === 'render') {
+      await reconcileRender(ctx, job, GRACE_MS, now);
+      continue;
+    }
     const existing = await ctx.queues.byKind[job.kind].getJob(job.id);
     if (existing) {
       if (await abandonedByQueue(existing, now)) await failAbandoned(ctx, job.id, existing.failedReason);

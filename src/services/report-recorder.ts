@@ -13,6 +13,7 @@ import { QUEUE_NAMES, type Report, type UsageReport } from '../queue/messages.js
 import type { FarmContext } from './farm-context.js';
 import { publishJobEvent } from './job-events.js';
 import { enqueueWebhook } from './webhooks.js';
+import { recordTaskEnded, recordTaskProgress, recordTaskStarted } from './render-recorder.js';
 
 type Ended = Extract<Report, { type: 'attempt-ended' }>;
 
@@ -42,6 +43,12 @@ export async function recordReport(ctx: FarmContext, r: Report): Promise<void> {
       return recordEnded(ctx, r);
     case 'usage':
       return recordUsage(ctx, r);
+    case 'task-started':
+      return recordTaskStarted(ctx, r);
+    case 'task-progress':
+      return recordTaskProgress(ctx, r);
+    case 'task-ended':
+      return recordTaskEnded(ctx, r);
     case 'worker-up': {
       const row = { hostname: r.hostname, pid: r.pid, kinds: r.kinds, capabilities: r.capabilities, status: 'up' as const, lastSeenAt: new Date(r.at) };
       await ctx.db
@@ -141,7 +148,7 @@ async function recordUsage(ctx: FarmContext, r: Extract<Report, { type: 'usage' 
 }
 
 /** One usage event, keyed (job, attempt, sequence); false when it was recorded before. */
-async function insertUsage(tx: DbOrTx, job: JobRow, r: { jobId: string; attempt: number; sequence: number; workerId: string; at: string; usage: UsageReport; final: boolean }): Promise<boolean> {
+export async function insertUsage(tx: DbOrTx, job: JobRow, r: { jobId: string; attempt: number; sequence: number; workerId: string; at: string; usage: UsageReport; final: boolean }): Promise<boolean> {
   const { meters, ...compute } = r.usage;
   const added = await tx
     .insert(usageEvents)

@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { WorkerCapabilities } from '../../src/capabilities/worker-capabilities.js';
+import { probeBlender } from './blender-probe.js';
 import { readGpus, type RunCommand } from './nvidia-smi.js';
 import { runCommand } from './run-command.js';
 import { parseFfmpegEncoders, probeVideoAcceleration } from './video-acceleration.js';
@@ -75,5 +76,10 @@ async function probeRenderers(run: RunCommand, notes: string[]): Promise<WorkerC
     notes.push('blender not found on PATH: this worker takes no Blender render work');
     return [];
   }
-  return [{ name: 'blender', path: 'blender', version: /Blender (\S+)/.exec(blender.stdout)?.[1] ?? null }];
+  const version = /Blender (\S+)/.exec(blender.stdout)?.[1] ?? null;
+  // What Cycles can use here (devices, denoisers), asked of Blender itself; on failure the render
+  // plan has nothing to pick a device from, and the note says why.
+  const probe = await probeBlender(run, 'blender');
+  notes.push(...probe.notes);
+  return [{ name: 'blender', path: 'blender', version, ...(probe.caps ? { blender: probe.caps } : {}) }];
 }

@@ -10,6 +10,7 @@ import { findFile } from '../../services/files.js';
 import { addModelVersion } from '../../services/models.js';
 import { modelView, versionView } from '../../services/model-view.js';
 import { adminBillingApi } from './admin-billing.js';
+import { adminRenderTemplatesApi } from './render-templates.js';
 
 export function adminApi(ctx: FarmContext) {
   return new Hono<ApiEnv>()
@@ -18,6 +19,7 @@ export function adminApi(ctx: FarmContext) {
       await next();
     })
     .route('/', adminBillingApi(ctx))
+    .route('/render-templates', adminRenderTemplatesApi(ctx))
     // A model version from a manifest whose weights were uploaded first (POST /v1/files).
     .post('/models', async (c) => {
       const manifest = (await c.req.json().catch(() => null)) as { weights?: { file?: unknown } } | null;

@@ -6,6 +6,7 @@ import type { ApiEnv } from '../auth.js';
 import { TERMINAL_STATUSES, type JobStatus } from '../../db/schema.js';
 import { cancelJob, getJobRow, jobWithUsage, listJobs, submitJob } from '../../services/jobs.js';
 import { listAttempts } from '../../services/job-attempts.js';
+import { listTasks, pauseRender, requeueTask, resumeRender, taskView } from '../../services/render-jobs.js';
 import { findOutput } from '../../services/job-outputs.js';
 import { serveFile } from '../serve-file.js';
 import { formatLogLine, readLogs } from '../../services/job-logs.js';
@@ -31,6 +32,20 @@ export function jobsApi(ctx: FarmContext, hub: JobEventHub) {
     .get('/', async (c) => c.json(await listJobs(ctx, c.get('principal'), c.req.query())))
     .get('/:id', async (c) => c.json(await jobWithUsage(ctx, await getJobRow(ctx, c.get('principal'), c.req.param('id')))))
     .post('/:id/cancel', async (c) => c.json(await cancelJob(ctx, c.get('principal'), c.req.param('id'))))
+    // Render jobs: pause (no new task starts), resume, their tasks, and requeue one.
+    .post('/:id/pause', async (c) => c.json(await jobWithUsage(ctx, await pauseRender(ctx, await getJobRow(ctx, c.get('principal'), c.req.param('id'))))))
+    .post('/:id/resume', async (c) => c.json(await jobWithUsage(ctx, await resumeRender(ctx, await getJobRow(ctx, c.get('principal'), c.req.param('id'))))))
+    .get('/:id/tasks', async (c) => {
+      const row = await getJobRow(ctx, c.get('principal'), c.req.param('id'));
+      if (row.kind !== 'render') throw new ApiError('not_found', `job ${row.id} is a ${row.kind} job; only render jobs have tasks`);
+      return c.json({ results: await listTasks(ctx, row.id) });
+    })
+    .post('/:id/tasks/:index/requeue', async (c) => {
+      const row = await getJobRow(ctx, c.get('principal'), c.req.param('id'));
+      const index = Number(c.req.param('index'));
+      if (!Number.isInteger(index) || index < 0 || index > 1_000_000) throw new ApiError('invalid_request', 'the task index must be a whole number (see GET /v1/jobs/{id}/tasks)');
+      return c.json(taskView(await requeueTask(ctx, row, index)));
+    })
     // A job's outputs by their relative names, so a master playlist's relative URIs resolve.
     .on(['GET', 'HEAD'], '/:id/outputs/*', async (c) => {
       const row = await getJobRow(ctx, c.get('principal'), c.req.param('id'));
