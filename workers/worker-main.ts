@@ -3,7 +3,7 @@
  * kinds it can run, heartbeats its state to Redis, and needs nothing but Redis and HTTP.
  */
 import os from 'node:os';
-import { Queue, Worker } from 'bullmq';
+import { Queue, Worker, type Processor } from 'bullmq';
 import type { Config } from '../src/config/env.js';
 import { newId } from '../src/ids.js';
 import { JOB_KINDS } from '../src/jobs/registry.js';
@@ -15,6 +15,7 @@ import { releaseEmbeddedRedis, resolveRedisUrl } from '../src/redis/embedded-red
 import { CancelWatch } from './cancel-watch.js';
 import { createProcessor } from './job-processor.js';
 import { createChunkProcessor } from './chunk-processor.js';
+import { createRenderTaskProcessor } from './render-task-processor.js';
 import { kindRunners } from './kind-runners.js';
 import { probeWorker } from './probe/probe-worker.js';
 import { readGpus } from './probe/nvidia-smi.js';
@@ -58,10 +59,13 @@ export async function runWorker(config: Config, opts: WorkerOptions): Promise<{ 
   const inference = kinds.includes('inference') ? await startInference(config, caps, log) : null;
   const processor = createProcessor({ ...shared, chunkQueue, inference: inference?.deps ?? null, usageIntervalMs: config.MALAN_USAGE_INTERVAL_SECONDS * 1000 });
 
+  const tags = config.MALAN_WORKER_TAGS.split(',').filter(Boolean);
+  const renderProcessor = createRenderTaskProcessor({ ...shared, redis: connection, prefix, tags, usageIntervalMs: config.MALAN_USAGE_INTERVAL_SECONDS * 1000 });
   const kindConnections = kinds.map((kind) => redisConnection(redisUrl, `malan-worker-${workerId}-${kind}`));
   const workers: Worker[] = kinds.map(
     (kind, i) =>
-      new Worker(kind, processor, {
+      // The render queue holds tasks of render jobs, each run by the render task processor.
+      new Worker(kind, (kind === 'render' ? renderProcessor : processor) as Processor, {
         connection: kindConnections[i]!,
         prefix,
         // Predictions are light on the worker's side and batch better the more are in flight.

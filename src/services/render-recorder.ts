@@ -135,9 +135,15 @@ async function finishJob(tx: DbOrTx, ctx: FarmContext, job: JobRow, r: Ended, at
   };
   const outputs = [...assembled.flatMap((o) => output(o, o.name.endsWith('.mp4') ? 'preview' : 'poster')), ...frames.flatMap((o) => output(o, 'frame'))];
   const failed = (await tx.select().from(renderTasks).where(and(eq(renderTasks.jobId, job.id), eq(renderTasks.status, 'failed')))).map((t) => t.index);
+  // What ran where: the paths (cpu, optix, cuda) of the runs that rendered frames.
+  const runs = await tx.select({ path: jobAttempts.path, worker: jobAttempts.workerId }).from(jobAttempts).where(and(eq(jobAttempts.jobId, job.id), eq(jobAttempts.status, 'succeeded')));
+  const renderer = renderInputSchema.parse(job.input).renderer;
   const [done] = await tx
     .update(jobs)
-    .set({ status: 'succeeded', outputs, progress: 1, completedAt: at, error: null, execution: { ...(job.execution ?? {}), ...r.execution, frames: frames.length, failed_tasks: failed } })
+    .set({
+      status: 'succeeded', outputs, progress: 1, completedAt: at, error: null,
+      execution: { ...(job.execution ?? {}), ...r.execution, renderer, paths: [...new Set(runs.map((x) => x.path).filter(Boolean))], workers: [...new Set(runs.map((x) => x.worker))], frames: frames.length, failed_tasks: failed },
+    })
     .where(and(eq(jobs.id, job.id), inArray(jobs.status, ['running', 'paused'])))
     .returning();
   if (done) after.push(() => publishJobEvent(ctx, job.id, 'status', { status: 'succeeded' }), () => enqueueWebhook(ctx, done, 'completed'));

@@ -61,6 +61,8 @@ sun = bpy.data.objects.new("Sun", bpy.data.lights.new("Sun", "SUN"))
 sun.data.energy = 4
 sun.rotation_euler = (0.6, 0.3, 0.4)
 scene.collection.objects.link(sun)
+# No scene.blend1 backup beside a file built twice in one directory.
+bpy.context.preferences.filepaths.save_version = 0
 bpy.ops.wm.save_as_mainfile(filepath=o["out"])
 `;
 

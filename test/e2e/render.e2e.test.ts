@@ -1,0 +1,127 @@
+/**
+ * The render farm end to end with real processes: a real scene built with Blender's own Python,
+ * 12 frames in chunks of 3 across 2 workers, every frame checked (size, not blank) and a preview
+ * video of 12 frames; an operator's template (ffmpeg's lavfi) through the same path; a corrupt
+ * scene failed clearly; pause, resume and cancel on a running job, cancel killing Blender.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { apiClient, waitForJob, type ApiClient } from '../helpers/api-client.js';
+import { makeBlendScene, makeCorruptBlend } from '../helpers/blend-scene.js';
+import { startFarm, waitFor, type FarmProcesses } from '../helpers/farm-processes.js';
+import { testWorld } from '../helpers/test-env.js';
+
+let farm: FarmProcesses;
+let api: ApiClient;
+let ops: ApiClient;
+let home: string;
+let apiKey = '';
+
+beforeAll(async () => {
+  const world = await testWorld({ env: { MALAN_LOCK_MS: '5000', MALAN_STALLED_INTERVAL_MS: '2000', MALAN_KILL_GRACE_MS: '2000' } });
+  home = world.home;
+  farm = await startFarm(world.env, { workers: 2 });
+  apiKey = await farm.createKey('studio-render');
+  api = apiClient(farm.baseUrl, apiKey);
+  ops = apiClient(farm.baseUrl, await farm.createKey('ops', true));
+}, 120_000);
+afterAll(() => farm?.stop());
+
+async function upload(file: string) {
+  return (await api.upload(readFileSync(file), 'application/octet-stream', path.basename(file))).body.id as string;
+}
+/** An output's bytes, fetched with the tenant's key. */
+const bytes = async (url: string) => Buffer.from(await (await fetch(url, { headers: { authorization: `Bearer ${apiKey}` } })).arrayBuffer());
+
+it('renders 12 frames of a real Blender scene in 4 tasks on 2 workers, and assembles a 12-frame preview', async () => {
+  const scene = await upload(makeBlendScene(home, { frames: 12, width: 160, height: 90, samples: 4 }));
+  const res = await api.post('/v1/jobs', { kind: 'render', input: { scene: { file: scene }, renderer: 'blender', frames: { start: 1, end: 12 }, chunk_size: 3 } });
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  const job = await waitForJob(api, res.body.id, 240_000);
+  expect(job.status, JSON.stringify(job.error)).toBe('succeeded');
+  const tasks = (await api.get(`/v1/jobs/${job.id}/tasks`)).body.results;
+  expect(tasks.map((t: { type: string; status: string }) => [t.type, t.status])).toEqual([...Array(4).fill(['frames', 'completed']), ['assembly', 'completed']]);
+  // Both workers rendered.
+  expect(new Set(tasks.filter((t: { type: string }) => t.type === 'frames').map((t: { worker_id: string }) => t.worker_id)).size).toBe(2);
+  const frames = job.outputs.filter((o: { role: string }) => o.role === 'frame');
+  expect(frames).toHaveLength(12);
+  const stats = [];
+  for (const f of frames) {
+    const png = await bytes(f.url);
+    const meta = await sharp(png).metadata();
+    expect([meta.width, meta.height]).toEqual([160, 90]);
+    const s = await sharp(png).stats();
+    // Not blank: the picture has contrast.
+    expect(Math.max(...s.channels.map((c) => c.stdev))).toBeGreaterThan(5);
+    stats.push(s.channels[0]!.mean);
+  }
+  // The object moves: frames differ.
+  expect(new Set(stats.map((m) => m.toFixed(2))).size).toBeGreaterThan(1);
+  const preview = job.outputs.find((o: { role: string }) => o.role === 'preview');
+  const mp4 = path.join(home, 'preview.mp4');
+  writeFileSync(mp4, await bytes(preview.url));
+  const counted = execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', mp4], { encoding: 'utf8' }).trim();
+  expect(Number(counted)).toBe(12);
+  expect(job.render).toMatchObject({ frames_done: 12, tasks: { total: 5, completed: 5 } });
+  expect(job.render.preview_url).toMatch(/\/v1\/files\/file_/);
+  // Frames rendered are metered, task by task.
+  const usage = (await api.get('/v1/usage?group_by=job')).body.results.filter((r: { job: string }) => r.job === job.id);
+  expect(usage.find((r: { meter: string }) => r.meter === 'frames_rendered')?.quantity).toBe(12);
+  expect(usage.find((r: { meter: string }) => r.meter === 'cpu_seconds')?.quantity).toBeGreaterThan(0);
+  expect(job.execution).toMatchObject({ renderer: expect.any(String) });
+}, 300_000);
+
+it('runs an operator template (ffmpeg lavfi) through the same path', async () => {
+  const template = {
+    name: 'lavfi-test',
+    parameters: [{ name: 'size', type: 'INT', min: 16, max: 1024, default: 96 }],
+    command: ['ffmpeg', '-v', 'error', '-nostdin', '-f', 'lavfi', '-i', 'testsrc2=s={{Param.size}}x{{Param.size}}:d=1', '-frames:v', '1', '-y', '{{Task.OutputDir}}/frame_{{Task.Frame:04}}.png'],
+    per: 'frame',
+    outputs: { pattern: 'frame_####.png', format: 'png' },
+  };
+  expect((await ops.post('/v1/admin/render-templates', template)).status).toBe(201);
+  const scene = await upload(makeCorruptBlend(home)); // a template need not read its input
+  const res = await api.post('/v1/jobs', { kind: 'render', input: { scene: { file: scene }, renderer: 'lavfi-test', frames: { start: 1, end: 6 }, chunk_size: 2, parameters: { size: 64 } } });
+  const job = await waitForJob(api, res.body.id, 120_000);
+  expect(job.status, JSON.stringify(job.error)).toBe('succeeded');
+  const frames = job.outputs.filter((o: { role: string }) => o.role === 'frame');
+  expect(frames).toHaveLength(6);
+  const meta = await sharp(await bytes(frames[0].url)).metadata();
+  expect([meta.width, meta.height]).toEqual([64, 64]);
+}, 180_000);
+
+it('fails a corrupt scene clearly, at once, without retrying it elsewhere', async () => {
+  const scene = await upload(makeCorruptBlend(home));
+  const res = await api.post('/v1/jobs', { kind: 'render', input: { scene: { file: scene }, renderer: 'blender', frames: { start: 1, end: 3 } } });
+  const job = await waitForJob(api, res.body.id, 120_000);
+  expect(job).toMatchObject({ status: 'failed', error: { code: 'media_unreadable' } });
+  expect(job.error.message).toMatch(/could not be read/);
+  const tasks = (await api.get(`/v1/jobs/${job.id}/tasks`)).body.results;
+  expect(tasks[0].failures).toHaveLength(1);
+}, 120_000);
+
+it('pauses and resumes a running job, and cancel kills Blender', async () => {
+  // Slow frames (many samples, larger) so that the job is still running while it is driven.
+  const scene = await upload(makeBlendScene(path.join(home), { frames: 40, width: 320, height: 180, samples: 64 }));
+  const res = await api.post('/v1/jobs', { kind: 'render', input: { scene: { file: scene }, renderer: 'blender', frames: { start: 1, end: 40 }, chunk_size: 5 } });
+  const id = res.body.id;
+  const blenders = () => execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes('blender') && l.includes(`malan-${id}-`));
+  await waitFor(() => blenders().length > 0, 60_000, () => 'Blender never started');
+  expect((await api.post(`/v1/jobs/${id}/pause`)).body.status).toBe('paused');
+  // Running tasks finish; no new one starts.
+  await waitFor(() => blenders().length === 0, 120_000, () => `Blender still running while paused: ${blenders().join('\n')}`);
+  const paused = (await api.get(`/v1/jobs/${id}/tasks`)).body.results;
+  expect(paused.some((t: { status: string }) => t.status === 'paused')).toBe(true);
+  await new Promise((r) => setTimeout(r, 3000));
+  expect(blenders()).toEqual([]);
+  expect((await api.post(`/v1/jobs/${id}/resume`)).body.status).toBe('running');
+  await waitFor(() => blenders().length > 0, 60_000, () => 'Blender did not start again after resume');
+  const canceled = await api.post(`/v1/jobs/${id}/cancel`);
+  expect(canceled.body.status).toBe('canceled');
+  await waitFor(() => blenders().length === 0, 20_000, () => `Blender survived the cancel: ${blenders().join('\n')}`);
+  const tasks = (await api.get(`/v1/jobs/${id}/tasks`)).body.results;
+  expect(tasks.some((t: { status: string }) => t.status === 'canceled')).toBe(true);
+}, 300_000);
