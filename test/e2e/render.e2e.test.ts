@@ -5,7 +5,7 @@
  * scene failed clearly; pause, resume and cancel on a running job, cancel killing Blender.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -33,6 +33,17 @@ afterAll(() => farm?.stop());
 async function upload(file: string) {
   return (await api.upload(readFileSync(file), 'application/octet-stream', path.basename(file))).body.id as string;
 }
+/** An operator template that draws each frame with ffmpeg's lavfi: a renderer other than Blender. */
+function lavfiTemplate(name: string, size: number) {
+  return {
+    name,
+    parameters: [{ name: 'size', type: 'INT', min: 16, max: 1024, default: size }],
+    command: ['ffmpeg', '-v', 'error', '-nostdin', '-f', 'lavfi', '-i', 'testsrc2=s={{Param.size}}x{{Param.size}}:d=1', '-frames:v', '1', '-y', '{{Task.OutputDir}}/frame_{{Task.Frame:04}}.png'],
+    per: 'frame',
+    outputs: { pattern: 'frame_####.png', format: 'png' },
+  };
+}
+
 /** An output's bytes, fetched with the tenant's key. */
 const bytes = async (url: string) => Buffer.from(await (await fetch(url, { headers: { authorization: `Bearer ${apiKey}` } })).arrayBuffer());
 
@@ -71,17 +82,16 @@ it('renders 12 frames of a real Blender scene in 4 tasks on 2 workers, and assem
   const usage = (await api.get('/v1/usage?group_by=job')).body.results.filter((r: { job: string }) => r.job === job.id);
   expect(usage.find((r: { meter: string }) => r.meter === 'frames_rendered')?.quantity).toBe(12);
   expect(usage.find((r: { meter: string }) => r.meter === 'cpu_seconds')?.quantity).toBeGreaterThan(0);
-  expect(job.execution).toMatchObject({ renderer: expect.any(String) });
+  expect(job.execution).toMatchObject({ renderer: 'blender', paths: ['cpu'], frames: 12 });
+  // Each task's own log: its start, Blender's words, and the frames it saved.
+  const taskLog = String((await api.call('GET', `/v1/jobs/${job.id}/tasks/1/logs`)).body);
+  expect(taskLog).toContain('task 1 (frames 4–6) started');
+  expect(taskLog).toMatch(/Saved: '.*frame_0004\.png'/);
+  expect(taskLog).not.toContain('task 0 (frames 1–3)');
 }, 300_000);
 
 it('runs an operator template (ffmpeg lavfi) through the same path', async () => {
-  const template = {
-    name: 'lavfi-test',
-    parameters: [{ name: 'size', type: 'INT', min: 16, max: 1024, default: 96 }],
-    command: ['ffmpeg', '-v', 'error', '-nostdin', '-f', 'lavfi', '-i', 'testsrc2=s={{Param.size}}x{{Param.size}}:d=1', '-frames:v', '1', '-y', '{{Task.OutputDir}}/frame_{{Task.Frame:04}}.png'],
-    per: 'frame',
-    outputs: { pattern: 'frame_####.png', format: 'png' },
-  };
+  const template = lavfiTemplate('lavfi-test', 96);
   expect((await ops.post('/v1/admin/render-templates', template)).status).toBe(201);
   const scene = await upload(makeCorruptBlend(home)); // a template need not read its input
   const res = await api.post('/v1/jobs', { kind: 'render', input: { scene: { file: scene }, renderer: 'lavfi-test', frames: { start: 1, end: 6 }, chunk_size: 2, parameters: { size: 64 } } });
@@ -125,3 +135,33 @@ it('pauses and resumes a running job, and cancel kills Blender', async () => {
   const tasks = (await api.get(`/v1/jobs/${id}/tasks`)).body.results;
   expect(tasks.some((t: { status: string }) => t.status === 'canceled')).toBe(true);
 }, 300_000);
+
+it('retries a task failed on one worker on another, and blocklists a worker that fails the job three times', async () => {
+  // A third worker whose ffmpeg fails on purpose for this template's frames (and only those).
+  const bin = path.join(home, 'broken-bin');
+  mkdirSync(bin, { recursive: true });
+  writeFileSync(
+    path.join(bin, 'ffmpeg'),
+    '#!/bin/bash\nfor a in "$@"; do case "$a" in *s=77x77*) echo "this worker\'s ffmpeg fails on purpose" >&2; exit 1;; esac; done\nexec /usr/bin/ffmpeg "$@"\n',
+  );
+  chmodSync(path.join(bin, 'ffmpeg'), 0o755);
+  const bad = await farm.startWorker({ PATH: `${bin}:${process.env.PATH}` });
+  const badId = ((await ops.get('/v1/admin/workers')).body.results as Array<{ id: string; pid: number }>).find((w) => w.pid === bad.pid)!.id;
+  const template = lavfiTemplate('lavfi-sized', 77);
+  expect((await ops.post('/v1/admin/render-templates', template)).status).toBe(201);
+  const scene = await upload(makeCorruptBlend(home));
+  const res = await api.post('/v1/jobs', { kind: 'render', input: { scene: { file: scene }, renderer: 'lavfi-sized', frames: { start: 1, end: 12 }, chunk_size: 1 } });
+  const job = await waitForJob(api, res.body.id, 180_000);
+  expect(job.status, JSON.stringify(job.error)).toBe('succeeded');
+  expect(job.outputs.filter((o: { role: string }) => o.role === 'frame')).toHaveLength(12);
+  const tasks = (await api.get(`/v1/jobs/${job.id}/tasks`)).body.results as Array<{ failures: Array<{ worker: string }>; worker_id: string; status: string }>;
+  const failures = tasks.flatMap((t) => t.failures);
+  // Every failure was the broken worker's, and every task it failed was done by another.
+  expect(failures.length).toBeGreaterThanOrEqual(3);
+  expect(new Set(failures.map((f) => f.worker))).toEqual(new Set([badId]));
+  for (const t of tasks) expect(t.worker_id === badId && t.status === 'completed').toBe(false);
+  expect(job.render.blocklisted_workers).toEqual([{ worker_id: badId, failures: expect.any(Number) }]);
+  expect(job.render.blocklisted_workers[0].failures).toBeGreaterThanOrEqual(3);
+  const log = (await api.call('GET', `/v1/jobs/${job.id}/logs`)).body as string;
+  expect(log).toContain("this worker's ffmpeg fails on purpose");
+}, 240_000);

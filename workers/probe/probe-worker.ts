@@ -19,7 +19,8 @@ export interface ProbeOptions {
 }
 
 export async function probeWorker(opts: ProbeOptions): Promise<WorkerCapabilities> {
-  const run = opts.run ?? ((cmd, args) => runCommand(cmd, args));
+  // The timeout a probe asks for (Blender's is shorter than the default) goes through.
+  const run = opts.run ?? ((cmd: string, args: string[], timeoutMs?: number) => runCommand(cmd, args, timeoutMs));
   const notes: string[] = [];
   const { gpus, note } = await readGpus(run, opts.gpuIndex);
   if (note) notes.push(note);

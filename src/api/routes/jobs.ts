@@ -40,6 +40,14 @@ export function jobsApi(ctx: FarmContext, hub: JobEventHub) {
       if (row.kind !== 'render') throw new ApiError('not_found', `job ${row.id} is a ${row.kind} job; only render jobs have tasks`);
       return c.json({ results: await listTasks(ctx, row.id) });
     })
+    // One task's log: its runs only (the job's log holds every task's, each line with its attempt).
+    .get('/:id/tasks/:index/logs', async (c) => {
+      const row = await getJobRow(ctx, c.get('principal'), c.req.param('id'));
+      const index = Number(c.req.param('index'));
+      if (row.kind !== 'render' || !Number.isInteger(index) || index < 0 || index > 1_000_000) throw new ApiError('not_found', `job ${row.id} has no task ${c.req.param('index')}`);
+      c.header('Content-Type', 'text/plain; charset=utf-8');
+      return c.body((await readLogs(ctx, row.id, { from: (index + 1) * 1000, to: (index + 1) * 1000 + 999 })).map(formatLogLine).join(''));
+    })
     .post('/:id/tasks/:index/requeue', async (c) => {
       const row = await getJobRow(ctx, c.get('principal'), c.req.param('id'));
       const index = Number(c.req.param('index'));

@@ -112,6 +112,7 @@ export async function renderFrames(rt: RenderTaskRuntime): Promise<TaskOutcome> 
 /** What the renderer printed decides whose fault it is: a scene it cannot read is the input's. */
 function renderFailure(what: string, errors: string[]): JobError {
   const said = errors.at(-1);
+  if (said && /malan: scene .* is not in this file/.test(said)) return new JobError('invalid_input', said.replace(/^Error: malan: /, ''));
   if (said && /not a blend file|file format is not supported|cannot read file|failed to read blend file|unable to open/i.test(said)) {
     return new JobError('media_unreadable', `the scene could not be read: ${said}`);
   }
