@@ -85,7 +85,12 @@ export async function recordTaskEnded(ctx: FarmContext, r: Ended): Promise<void>
     const current = task.attempt === r.attempt && task.generation === r.generation && task.status === 'active';
     const superseded = current ? null : task.status === 'completed' ? 'already-succeeded' : 'later-attempt';
     await closeAttempt(tx, ctx.config, r.jobId, r.attempt, { outcome: r.outcome, errorCode: r.error?.code ?? null, superseded });
-    if (!current || !['running', 'paused'].includes(job.status)) return;
+    if (!current) return;
+    if (!['running', 'paused'].includes(job.status)) {
+      // The job ended meanwhile (canceled, failed by another task): the task ends with it.
+      await tx.update(renderTasks).set({ status: r.outcome === 'succeeded' ? 'completed' : 'canceled', endedAt: at, ...(r.outcome === 'succeeded' && { outputs: r.outputs, framesDone: r.outputs.length, progress: 1 }) }).where(taskKey(r.jobId, r.index));
+      return;
+    }
     if (r.outcome === 'succeeded') return completeTask(tx, ctx, job, task, r, at, after);
     if (r.outcome === 'canceled') {
       await tx.update(renderTasks).set({ status: 'canceled', endedAt: at }).where(taskKey(r.jobId, r.index));
@@ -193,7 +198,8 @@ async function failTask(tx: DbOrTx, ctx: FarmContext, job: JobRow, task: RenderT
 
 async function blocklistIfRepeated(tx: DbOrTx, ctx: FarmContext, jobId: string, workerId: string, after: Array<() => Promise<void>>) {
   const tasks = await tx.select({ failures: renderTasks.failures }).from(renderTasks).where(eq(renderTasks.jobId, jobId));
-  const count = tasks.reduce((n, t) => n + t.failures.filter((f) => f.worker === workerId).length, 0);
+  // A worker that was stopped or lost did not fail the work: only its own failures count.
+  const count = tasks.reduce((n, t) => n + t.failures.filter((f) => f.worker === workerId && f.code !== 'worker_lost').length, 0);
   if (count < BLOCKLIST_FAILURES) return;
   const added = await tx.insert(renderBlocklist).values({ jobId, workerId, failures: count }).onConflictDoNothing().returning();
   if (!added.length) return;

@@ -129,8 +129,11 @@ describe('a render job', () => {
     expect((await api.post(`/v1/jobs/${id}/tasks/0/requeue`)).status).toBe(409);
     expect((await api.post(`/v1/jobs/${id}/tasks/99/requeue`)).status).toBe(404);
     expect((await api.post(`/v1/jobs/${id}/tasks/x/requeue`)).status).toBe(400);
+    await take(id, 1, 0, 'wrk_a'); // running when the job is canceled: its worker stops and says so
     expect((await api.post(`/v1/jobs/${id}/cancel`)).body.status).toBe('canceled');
     expect(await queued(id)).toEqual([]);
+    await record({ type: 'task-ended', jobId: id, index: 1, generation: 0, attempt: attemptOf(1), workerId: 'wrk_a', at: at(), outcome: 'canceled', error: { code: 'canceled', message: 'canceled while rendering' }, outputs: [], usage, execution: {} });
+    expect((await tasks(id))[1]).toMatchObject({ status: 'canceled' });
     expect((await tasks(id)).every((t) => t.status === 'canceled' || t.status === 'completed')).toBe(true);
     expect((await api.post(`/v1/jobs/${id}/resume`)).status).toBe(409);
     expect((await api.post(`/v1/jobs/${id}/pause`)).status).toBe(409);
