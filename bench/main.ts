@@ -6,10 +6,12 @@
  *   4. inference (bench/inference.ts): the ONNX door vs a bare onnxruntime-node session.run —
  *      per-request overhead, and batched vs unbatched throughput at 16 and 64 concurrent requests;
  *      then one tensor model through the farm (POST with Prefer: wait), without a target
+ *   5. render (bench/render.ts): render tasks through the farm vs the worker's own Blender argv run
+ *      bare — the time each task adds, and frames per hour
  * Flags: --quick (small N, one repetition: a validation run), --postgres (the farm on the test
  * PostgreSQL server, MALAN_TEST_DB=postgres semantics), --keep (keep the farm's home and logs),
  * --out FILE (default bench/results.json; bench/results.quick.json with --quick), and
- * --submit-n N, --dispatch-n N, --transcode-reps N to override the profile's counts.
+ * --submit-n N, --dispatch-n N, --transcode-reps N, --render-reps N to override the profile's counts.
  */
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -26,13 +28,14 @@ import { environmentFacts } from './environment.js';
 import { median, round, sleep } from './measure.js';
 import { removePrefix } from './redis-keys.js';
 import { farmPredictionLatency, INFERENCE_PROFILES, inferenceBench } from './inference.js';
-import { inferenceTargets, renderTable, summarizeTranscode, TARGETS, type BenchResults } from './report.js';
+import { prepareRender, RENDER_PROFILES, renderPhase } from './render.js';
+import { inferenceTargets, renderTable, renderTarget, summarizeTranscode, TARGETS, type BenchResults } from './report.js';
 import { apiSubmission, bareSubmission } from './submission.js';
 import { bareCommand, bareLadderCommand, makeClip, runBare, runFarm, type BareRun, type ClipSpec, type FarmRun } from './transcode.js';
 
 const PROFILES = {
-  full: { submitN: 2000, submitWarmup: 100, concurrency: 16, dispatchN: 50, dispatchWarmup: 5, transcodeReps: 3, transcodeWarmup: 1 },
-  quick: { submitN: 200, submitWarmup: 10, concurrency: 16, dispatchN: 10, dispatchWarmup: 2, transcodeReps: 1, transcodeWarmup: 0 },
+  full: { submitN: 2000, submitWarmup: 100, concurrency: 16, dispatchN: 50, dispatchWarmup: 5, transcodeReps: 3, transcodeWarmup: 1, renderReps: RENDER_PROFILES.full.reps, renderWarmup: RENDER_PROFILES.full.warmup },
+  quick: { submitN: 200, submitWarmup: 10, concurrency: 16, dispatchN: 10, dispatchWarmup: 2, transcodeReps: 1, transcodeWarmup: 0, renderReps: RENDER_PROFILES.quick.reps, renderWarmup: RENDER_PROFILES.quick.warmup },
 };
 /**
  * A typical rendition of a 10 s master, a small job where the farm's fixed per-job costs show, and
@@ -57,6 +60,7 @@ const { values: flags } = parseArgs({
     'submit-n': { type: 'string' },
     'dispatch-n': { type: 'string' },
     'transcode-reps': { type: 'string' },
+    'render-reps': { type: 'string' },
   },
 });
 const mode = flags.quick ? 'quick' : 'full';
@@ -65,6 +69,7 @@ const profile = {
   ...(flags['submit-n'] && { submitN: positive('--submit-n', flags['submit-n']) }),
   ...(flags['dispatch-n'] && { dispatchN: positive('--dispatch-n', flags['dispatch-n']) }),
   ...(flags['transcode-reps'] && { transcodeReps: positive('--transcode-reps', flags['transcode-reps']) }),
+  ...(flags['render-reps'] && { renderReps: positive('--render-reps', flags['render-reps']) }),
 };
 const outFile = path.resolve(flags.out ?? path.join(packageRoot, 'bench', mode === 'quick' ? 'results.quick.json' : 'results.json'));
 const say = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
@@ -129,6 +134,8 @@ async function run(): Promise<BenchResults> {
       return { ...c, file, command: c.ladder ? await bareLadderCommand(file, outDir, LADDER) : await bareCommand(file, tmp, c.height) };
     }),
   );
+  say('render: building the scene with Blender and probing Blender as the worker does');
+  const renderSetup = await prepareRender(tmp);
 
   say('starting the farm (malan serve + one malan worker)');
   farm = await startFarm(world.env, { workers: 1 });
@@ -168,6 +175,9 @@ async function run(): Promise<BenchResults> {
   say(`inference through the farm: mnist-8 added as a tensor model, ${inferenceProfile.farmN} predictions one at a time with Prefer: wait`);
   inference.farm = await farmPredictionLatency({ api, addModel: (manifest) => farm!.cli(['models', 'add', manifest]), dir: tmp, n: inferenceProfile.farmN, warmup: inferenceProfile.farmWarmup });
 
+  say(`render: ${renderSetup.tasks.length} tasks of Blender bare, then the same as one render job through the farm, ${profile.renderWarmup} + ${profile.renderReps} times, interleaved`);
+  const render = await renderPhase({ setup: renderSetup, api, baseUrl: farm.baseUrl, key, tmp, reps: profile.renderReps, warmup: profile.renderWarmup, tag });
+
   say('split-and-stitch: a 60 s 720p clip, in one piece on one worker vs in 10 s pieces on two workers');
   const longClip = path.join(tmp, 'long.mp4');
   await makeClip(ffmpegPath, longClip, { seconds: 60, width: 1280, height: 720, fps: 30, audio: true });
@@ -195,6 +205,9 @@ async function run(): Promise<BenchResults> {
     const paths = new Set(t.farm.runs.map((r) => r.executionPath));
     if ([...paths].some((p) => p !== t.command.path)) notes.push(`the farm ran path ${[...paths].join(',')} but the bare command is the ${t.command.path} path: the transcode ratio compares different work`);
   }
+  // A render job's execution.paths: the paths (cpu, optix, cuda) of the task runs that rendered frames.
+  const renderPaths = new Set(render.farm.runs.flatMap((r) => (Array.isArray(r.execution.paths) ? r.execution.paths.map(String) : ['unknown'])));
+  if ([...renderPaths].some((p) => p !== render.blender.device.toLowerCase())) notes.push(`render: the farm rendered on path ${[...renderPaths].join(',')} but the bare commands on ${render.blender.device}: the render overhead compares different work`);
   if (environment.loadAverageAtStart[0]! > environment.cores / 2) notes.push(`the machine was busy at start (load ${environment.loadAverageAtStart[0]} on ${environment.cores} cores): figures are noisy`);
   for (const t of inference.throughput) {
     const states = new Set(t.cases.map((c) => `${c.batched.batchingAfter}/${c.batched.preferredAfter}`));
@@ -210,6 +223,7 @@ async function run(): Promise<BenchResults> {
     transcode,
     inference,
     split,
+    render,
     targets: {
       dispatchP50: { limitMs: TARGETS.dispatchP50Ms, valueMs: farmDispatchResult.latency.p50, met: farmDispatchResult.latency.p50 < TARGETS.dispatchP50Ms },
       transcode: transcode.map((t) => ({
@@ -221,6 +235,7 @@ async function run(): Promise<BenchResults> {
         endToEndMet: t.ratios.endToEnd <= TARGETS.transcodeRatio,
       })),
       inference: inferenceTargets(inference),
+      render: renderTarget(render),
     },
     loadAverageAtEnd: os.loadavg().map((l) => round(l, 2)),
     notes,
