@@ -120,7 +120,8 @@ describe('jobs', () => {
     const cases: Array<[unknown, string | RegExp]> = [
       [{ kind: 'transcode' }, 'input: required'],
       [{ kind: 'sculpt', input: {} }, "unknown kind 'sculpt'"],
-      [{ kind: 'render', input: {} }, 'planned but not on this farm yet'],
+      [{ kind: 'live', input: {} }, 'planned but not on this farm yet'],
+      [{ kind: 'render', input: {} }, 'input.scene'],
       [{ input: { source: { file: fileA }, height: 240 } }, 'kind'],
       [{ kind: 'transcode', input: { height: 240 } }, 'input.source'],
       [{ kind: 'transcode', input: { source: { file: fileA } } }, /height|ladder/],
