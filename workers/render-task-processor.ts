@@ -10,12 +10,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { DelayedError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { WorkerCapabilities } from '../src/capabilities/worker-capabilities.js';
 import { JobError, type JobErrorCode } from '../src/jobs/job-error.js';
 import { assembleFrames } from '../src/jobs/render/assemble.js';
 import type { RenderTaskRuntime } from '../src/jobs/render/render-runtime.js';
 import { renderFrames } from '../src/jobs/render/run-frames.js';
-import { renderInputSchema, type RenderInput, type Requirements } from '../src/jobs/render/spec.js';
+import { renderInputSchema, type RenderInput } from '../src/jobs/render/spec.js';
+import { cannotTake } from '../src/jobs/render/requirements.js';
 import { channels, renderAttempt, type RenderTaskPayload } from '../src/queue/messages.js';
 import { runRenderer } from '../src/render/renderer-process.js';
 import { httpTransfer } from './http-transfer.js';
@@ -132,17 +132,5 @@ export function createRenderTaskProcessor(deps: RenderProcessorDeps) {
 async function whyNot(deps: RenderProcessorDeps, t: TaskData, input: RenderInput): Promise<string | null> {
   if (await deps.redis.exists(channels.pausedKey(deps.prefix, t.jobId))) return 'the job is paused';
   if (await deps.redis.sismember(channels.blocklistKey(deps.prefix, t.jobId), deps.workerId)) return 'this worker is blocklisted for the job';
-  if (t.type === 'frames' && input.renderer === 'blender' && !deps.caps.renderers.some((r) => r.name === 'blender' && r.blender)) return 'no Blender on this worker';
-  const template = t.template as { host_requirements?: Requirements } | null;
-  return unmet({ ...template?.host_requirements, ...input.requirements }, deps.caps, deps.tags);
-}
-
-/** The first requirement this worker does not meet, or null: pure, tested as data. */
-export function unmet(req: Requirements, caps: Pick<WorkerCapabilities, 'gpus'>, tags: string[]): string | null {
-  const gpus = caps.gpus.filter((g) => (req.min_vram_mb === undefined || g.memoryTotalMiB >= req.min_vram_mb) && (req.gpu_model === undefined || g.name.toLowerCase().includes(req.gpu_model.toLowerCase())));
-  const needed = Math.max(req.gpus ?? 0, req.min_vram_mb !== undefined || req.gpu_model !== undefined ? 1 : 0);
-  if (gpus.length < needed) return `needs ${needed} GPU(s)${req.min_vram_mb !== undefined ? ` with ≥ ${req.min_vram_mb} MiB` : ''}${req.gpu_model ? ` of model ${req.gpu_model}` : ''}; this worker has ${caps.gpus.length}`;
-  const missing = (req.tags ?? []).filter((tag) => !tags.includes(tag));
-  if (missing.length) return `needs the worker tags ${missing.join(', ')}`;
-  return null;
+  return cannotTake(t.type, input, t.template, deps.caps, deps.tags);
 }

@@ -105,7 +105,7 @@ export async function runWorker(config: Config, opts: WorkerOptions): Promise<{ 
   };
   await beat();
   const heartbeat = setInterval(() => void beat(), 5000);
-  await reporter.send({ type: 'worker-up', workerId, hostname: os.hostname(), pid: process.pid, kinds, capabilities: caps, at: new Date().toISOString() });
+  await reporter.send({ type: 'worker-up', workerId, hostname: os.hostname(), pid: process.pid, kinds, capabilities: { ...caps, tags: config.MALAN_WORKER_TAGS.split(',').filter(Boolean) }, at: new Date().toISOString() });
   log.info('ready', { kinds, concurrency: opts.concurrency, redis: redisUrl.replace(/\/\/[^@]*@/, '//***@'), prefix });
 
   let stopping: Promise<void> | null = null;

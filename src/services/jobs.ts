@@ -182,7 +182,7 @@ export async function usageOf(ctx: FarmContext, jobIds: string[]): Promise<Map<s
 export async function jobWithUsage(ctx: FarmContext, row: JobRow) {
   const token = row.status === 'succeeded' ? playbackToken(ctx, row.id) : undefined;
   const view = jobView(row, (await usageOf(ctx, [row.id])).get(row.id) ?? null, ctx.baseUrl, token);
-  if (row.kind === 'render') return { ...view, render: await renderSummary(ctx, row.id) };
+  if (row.kind === 'render') return { ...view, render: await renderSummary(ctx, row) };
   // An inference job's answer (a prediction's `output`), with its files as signed URLs.
   return row.kind === 'inference' ? { ...view, output: row.status === 'succeeded' ? withFileUrls(ctx, row.result ?? null) : null } : view;
 }

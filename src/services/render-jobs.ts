@@ -8,7 +8,9 @@
 import { and, asc, eq, inArray } from 'drizzle-orm';
 import { ApiError } from '../api/api-error.js';
 import { renderBlocklist, renderTasks, renderTemplates, TASK_STATUSES, type RenderTaskRow } from '../db/render-schema.js';
-import { files, jobs, type JobRow } from '../db/schema.js';
+import { files, jobs, workers, type JobRow } from '../db/schema.js';
+import type { WorkerCapabilities } from '../capabilities/worker-capabilities.js';
+import { cannotTake } from '../jobs/render/requirements.js';
 import type { DbOrTx } from '../db/database.js';
 import { renderInputSchema, type RenderInput } from '../jobs/render/spec.js';
 import { planTasks, taskCount, MAX_TASKS, type PlannedTask } from '../jobs/render/task-plan.js';
@@ -90,8 +92,9 @@ async function renderedFrames(ctx: FarmContext, jobId: string) {
     .map((o) => ({ frame: o.frame, name: o.name, url: ctx.signer.sign('GET', `/v1/files/${o.file}/content`, TTL) }));
 }
 
-/** What a render job's view adds: its tasks by state, frames done, the newest preview and who is blocklisted. */
-export async function renderSummary(ctx: FarmContext, jobId: string) {
+/** What a render job's view adds: its tasks by state, frames done, the newest preview, who is blocklisted, and why it waits. */
+export async function renderSummary(ctx: FarmContext, job: JobRow) {
+  const jobId = job.id;
   const tasks = await ctx.db.select().from(renderTasks).where(eq(renderTasks.jobId, jobId));
   const byStatus = Object.fromEntries(TASK_STATUSES.map((s) => [s, tasks.filter((t) => t.status === s).length]));
   const frameTasks = tasks.filter((t) => t.type === 'frames');
@@ -103,8 +106,28 @@ export async function renderSummary(ctx: FarmContext, jobId: string) {
     frames_done: framesDone,
     preview_url: newest?.previewFile ? `${ctx.baseUrl}/v1/files/${newest.previewFile}/content` : null,
     blocklisted_workers: blocklisted.map((b) => ({ worker_id: b.workerId, failures: b.failures })),
+    waiting_for_worker: tasks.some((t) => t.status === 'queued') && (job.status === 'queued' || job.status === 'running') ? await noWorkerCanTake(ctx, job, blocklisted.map((b) => b.workerId)) : null,
     urls: { tasks: `${ctx.baseUrl}/v1/jobs/${jobId}/tasks`, pause: `${ctx.baseUrl}/v1/jobs/${jobId}/pause`, resume: `${ctx.baseUrl}/v1/jobs/${jobId}/resume` },
   };
+}
+
+/**
+ * Why no worker that is up could take this job's waiting tasks, or null when one can: a task whose
+ * requirements no worker meets waits, and the job says so instead of waiting silently.
+ */
+async function noWorkerCanTake(ctx: FarmContext, job: JobRow, blocklisted: string[]): Promise<string | null> {
+  const rows = await ctx.db.select().from(workers).where(eq(workers.status, 'up'));
+  const beats = rows.length ? await ctx.redis.mget(...rows.map((w) => channels.workerHeartbeat(ctx.config.MALAN_QUEUE_PREFIX, w.id))) : [];
+  const live = rows.filter((w, i) => beats[i] && w.kinds.includes('render') && !blocklisted.includes(w.id));
+  if (!live.length) return 'no worker that takes render tasks is up (or every one is blocklisted for this job)';
+  const input = renderInputSchema.parse(job.input);
+  const template = (job.execution as { template?: unknown } | null)?.template ?? null;
+  const reasons = live.map((w) => {
+    const caps = w.capabilities as WorkerCapabilities & { tags?: string[] };
+    return cannotTake('frames', input, template, caps, caps.tags ?? []);
+  });
+  if (reasons.some((r) => r === null)) return null;
+  return `no worker that is up can take its tasks: ${[...new Set(reasons)].join('; ')}`;
 }
 
 export async function listTasks(ctx: FarmContext, jobId: string) {

@@ -103,6 +103,16 @@ it('runs an operator template (ffmpeg lavfi) through the same path', async () =>
   expect([meta.width, meta.height]).toEqual([64, 64]);
 }, 180_000);
 
+it('says what a job waits for when no worker meets its requirements', async () => {
+  const scene = await upload(makeCorruptBlend(home));
+  const res = await api.post('/v1/jobs', { kind: 'render', input: { scene: { file: scene }, renderer: 'blender', frames: { start: 1, end: 2 }, requirements: { min_vram_mb: 40_000 } } });
+  await new Promise((r) => setTimeout(r, 2000));
+  const waiting = (await api.get(`/v1/jobs/${res.body.id}`)).body;
+  expect(waiting.status).toBe('queued');
+  expect(waiting.render.waiting_for_worker).toMatch(/no worker that is up can take its tasks: needs 1 GPU\(s\) with ≥ 40000 MiB; this worker has 0/);
+  expect((await api.post(`/v1/jobs/${res.body.id}/cancel`)).body.status).toBe('canceled');
+}, 60_000);
+
 it('fails a corrupt scene clearly, at once, without retrying it elsewhere', async () => {
   const scene = await upload(makeCorruptBlend(home));
   const res = await api.post('/v1/jobs', { kind: 'render', input: { scene: { file: scene }, renderer: 'blender', frames: { start: 1, end: 3 } } });

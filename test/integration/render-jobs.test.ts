@@ -67,6 +67,8 @@ describe('a render job', () => {
     const id = await submit();
     expect((await tasks(id)).map((t) => [t.index, t.type, t.status, t.frames.start, t.frames.end])).toEqual([[0, 'frames', 'queued', 1, 3], [1, 'frames', 'queued', 4, 6]]);
     expect(await queued(id)).toEqual([`${id}.0.0`, `${id}.1.0`]);
+    // No worker runs in this test: the job says what it waits for.
+    expect((await job(id)).render.waiting_for_worker).toMatch(/no worker that takes render tasks is up/);
     await runTask(id, 0, 'wrk_a', 'succeeded', { frames: [1, 2, 3] });
     expect(await job(id)).toMatchObject({ status: 'running', render: { frames_done: 3 } });
     await runTask(id, 1, 'wrk_b', 'succeeded', { frames: [4, 5, 6] });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { GpuReading } from '../src/capabilities/worker-capabilities.js';
-import { unmet } from './render-task-processor.js';
+import type { GpuReading } from '../../capabilities/worker-capabilities.js';
+import { unmet } from './requirements.js';
 
 const gpu = (name: string, memoryTotalMiB: number, index = 0): GpuReading => ({
   index, uuid: `GPU-${index}`, name, memoryTotalMiB, memoryUsedMiB: 0, utilizationGpuPercent: null, utilizationEncoderPercent: null,
