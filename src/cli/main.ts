@@ -1,6 +1,8 @@
 /**
  * The `malan` CLI: serve, worker, keys create, models add, migrate. Configuration comes from the environment
  * (see src/config/env.ts); flags are only what differs between processes of one farm.
+ * The client commands (login, submit, watch, jobs, download, usage, invoice) only speak HTTP to an
+ * API on any host: see client-commands.ts.
  */
 import { parseArgs } from 'node:util';
 import { config } from '../config/env.js';
@@ -16,7 +18,27 @@ const USAGE = `usage: malan <command>
   migrate                                apply the database migrations
 
 environment: PORT, DATABASE_URL (unset: embedded PGlite under MALAN_HOME), REDIS_URL (unset: a
-redis-server started under MALAN_HOME), MALAN_HOME (default .malan), MALAN_QUEUE_PREFIX (default malan)`;
+redis-server started under MALAN_HOME), MALAN_HOME (default .malan), MALAN_QUEUE_PREFIX (default malan)
+
+client commands, for studios and operators, over HTTP to an API on any host:
+
+  login --api URL --key KEY              check the key and save both to ~/.config/malan/config.json (mode 600)
+  submit KIND [--input FILE.json] [--set key=value …] [--file PATH …] [--wait [--logs]] [--idempotency-key K] [--json]
+                                         upload each --file (named @1, @2 … in the input: --set source.file=@1),
+                                         submit the job; prints its id on the last line; --wait then watches it
+  watch JOB_ID [--logs] [--json]         follow a job live; exit 0 when it succeeded, 1 when it failed or was canceled
+  jobs [--kind K] [--status S] [--limit N] [--json]
+                                         the newest jobs: id, kind, status, progress, created
+  download JOB_ID [--dir DIR] [--role ROLE]
+                                         a succeeded job's outputs into DIR (default ./JOB_ID), skipping those already there
+  usage [--from DAY] [--to DAY] [--group-by day,meter] [--tenant T] [--json]
+                                         metered usage (this month by default)
+  invoice YYYY-MM [--format json|csv|html] [--out FILE] [--tenant T]
+                                         a month's invoice
+
+  the API URL and key: --api URL / --key KEY, else MALAN_API_URL / MALAN_API_KEY, else the file that
+  \`malan login\` writes (\${XDG_CONFIG_HOME:-~/.config}/malan/config.json); the URL also from a
+  malan serve running under MALAN_HOME`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -64,6 +86,16 @@ async function main(argv: string[]): Promise<number> {
       await db.close();
       process.stderr.write(`migrations applied (${db.kind}: ${db.location})\n`);
       return 0;
+    }
+    case 'login':
+    case 'submit':
+    case 'watch':
+    case 'jobs':
+    case 'download':
+    case 'usage':
+    case 'invoice': {
+      const { runClientCommand } = await import('./client-commands.js');
+      return runClientCommand(command, rest);
     }
     case undefined:
     case '--help':
