@@ -22,6 +22,7 @@ import { predictionsApi } from './routes/predictions.js';
 import { inferenceV2Api } from './routes/inference-v2.js';
 import type { FarmContext } from '../services/farm-context.js';
 import type { JobEventHub } from '../services/job-events.js';
+import { RequestMetrics } from '../services/request-metrics.js';
 
 export function createApp(ctx: FarmContext, hub: JobEventHub) {
   const app = new Hono<ApiEnv>();
@@ -40,7 +41,14 @@ export function createApp(ctx: FarmContext, hub: JobEventHub) {
   });
   app.notFound((c) => c.json({ error: { code: 'not_found', message: `no route ${c.req.method} ${c.req.path}` } }, 404));
 
-  app.route('/', healthApi(ctx));
+  // Every request counted by its route pattern (not its ids), status and duration, for /metrics.
+  const requests = new RequestMetrics();
+  app.use('*', async (c, next) => {
+    const started = performance.now();
+    await next();
+    requests.observe(c.req.method, c.req.routePath, c.res.status, (performance.now() - started) / 1000);
+  });
+  app.route('/', healthApi(ctx, requests));
   app.route('/internal', internalApi(ctx));
   // File bytes answer signed URLs too (workers carry no key), so this route checks either.
   app.route('/v1/files', fileContentApi(ctx));

@@ -7,6 +7,10 @@
 import { sql } from 'drizzle-orm';
 import type { GpuReading } from '../capabilities/worker-capabilities.js';
 import { channels } from '../queue/messages.js';
+import { jobs as jobs_ } from '../db/schema.js';
+
+/** Bucket bounds (s) of the job wait and run histograms: a second-scale dispatch up to hour-long renders. */
+const JOB_BUCKETS = [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 14_400];
 import type { FarmContext } from './farm-context.js';
 
 const DCGM: Array<[string, string, (g: GpuReading) => number | null]> = [
@@ -61,6 +65,24 @@ export async function renderMetrics(ctx: FarmContext): Promise<string> {
     sql`select f->>'path' as path, count(*)::int as n from jobs, jsonb_array_elements(coalesce(execution->'fallbacks', '[]'::jsonb)) f group by 1`,
   );
   family('malan_fallbacks_total', 'Attempts on a path that failed and stepped down to the next, by the path that failed.', 'counter', rows<{ path: string; n: number }>(fallbacks).map((r) => [{ path: r.path }, Number(r.n)]));
+  // How long jobs waited for a worker and then ran, by kind (jobs that ended, as histograms).
+  for (const [name, help, from, to] of [
+    ['malan_job_wait_seconds', 'Time from submission to the first attempt starting, of jobs that ended.', jobs_.createdAt, jobs_.startedAt],
+    ['malan_job_run_seconds', 'Time from the first attempt starting to the end, of jobs that ended.', jobs_.startedAt, jobs_.completedAt],
+  ] as const) {
+    const seconds = sql`extract(epoch from ${to} - ${from})`;
+    const cols = JOB_BUCKETS.map((b, i) => sql`count(*) filter (where ${seconds} <= ${b}) as ${sql.raw(`b${i}`)}`);
+    const result = await ctx.db.execute(
+      sql`select kind, count(*)::int as n, coalesce(sum(${seconds}), 0)::float8 as total, ${sql.join(cols, sql`, `)} from jobs where completed_at is not null and started_at is not null group by kind`,
+    );
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} histogram`);
+    for (const r of rows<Record<string, unknown>>(result)) {
+      const kind = labelText({ kind: String(r.kind) }).slice(1, -1);
+      JOB_BUCKETS.forEach((b, i) => out.push(`${name}_bucket{${kind},le="${b}"} ${Number(r[`b${i}`])}`));
+      out.push(`${name}_bucket{${kind},le="+Inf"} ${Number(r.n)}`, `${name}_sum{${kind}} ${Math.round(Number(r.total) * 1000) / 1000}`, `${name}_count{${kind}} ${Number(r.n)}`);
+    }
+  }
+
   // The ledger, for rate() over time: billed quantities by meter and payer, amounts in the currency.
   const billed = await ctx.db.execute(
     sql`select meter, billed_to, coalesce(gpu_model, '') as gpu_model, sum(billed_quantity)::float8 as q, sum(amount_micros)::float8 as micros from charges group by 1, 2, 3`,

@@ -53,6 +53,14 @@ it('exposes GPUs as DCGM metrics, queues, jobs and fallbacks in Prometheus text'
   // The ledger: 1 CPU-second billed to the tenant, at the default 0.0001 a second.
   expect(text).toContain('malan_billed_quantity_total{meter="cpu_seconds",billed_to="tenant",gpu_model=""} 1');
   expect(text).toContain('malan_billed_amount_total{billed_to="tenant",currency="USD"} 0.0001');
+  // The ended job's wait and run, as histograms by kind: one job, counted in the +Inf bucket and the count.
+  expect(text).toContain('# TYPE malan_job_wait_seconds histogram');
+  expect(text).toContain('malan_job_run_seconds_bucket{kind="transcode",le="+Inf"} 1');
+  expect(text).toContain('malan_job_wait_seconds_count{kind="transcode"} 1');
+  // API requests by route pattern (never an id) and status, with durations.
+  expect(text).toMatch(/malan_http_requests_total\{method="POST",route="\/v1\/jobs",status="201"\} 2/);
+  expect(text).toMatch(/malan_http_request_duration_seconds_bucket\{method="POST",route="\/v1\/jobs",status="201",le="\+Inf"\} 2/);
+  expect(text).not.toMatch(/route="[^"]*job_/);
   // Every sample line is a name, optional labels and a number.
   for (const line of text.trim().split('\n').filter((l) => !l.startsWith('#'))) expect(line).toMatch(/^[a-zA-Z_:][\w:]*(\{.*\})? -?[\d.e+-]+$/);
 });
