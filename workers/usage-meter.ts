@@ -69,54 +69,39 @@ export class UsageMeter {
             o.onCpu?.(seconds);
           },
         }),
-      runFfmpeg: async (args, o) => {
-        let pid: number | undefined;
-        const startedAt = performance.now();
-        try {
-          const result = await door.runFfmpeg(args, {
-            ...o,
-            onSpawn: (p) => {
-              pid = p;
-              this.live.set(p, { cpuSeconds: 0, onGpu: o.onGpu ?? false, startedAt });
-              o.onSpawn?.(p);
-            },
-          });
-          this.finishedCpu += result.cpuSeconds;
-          return result;
-        } catch (err) {
-          // A run that failed or was stopped used CPU all the same: the kernel's count, else its last reading.
-          const counted = err instanceof FfmpegError ? err.cpuSeconds : null;
-          if (pid !== undefined) this.finishedCpu += counted ?? this.live.get(pid)?.cpuSeconds ?? 0;
-          throw err;
-        } finally {
-          if (pid !== undefined) this.live.delete(pid);
-          if (o.onGpu) this.finishedGpu += (performance.now() - startedAt) / 1000;
-        }
-      },
+      runFfmpeg: (args, o) => this.metered(o.onGpu ?? false, o.onSpawn, (onSpawn) => door.runFfmpeg(args, { ...o, onSpawn })),
     };
   }
 
   /** The renderer door with every process metered the same way. */
   renderer(door: RendererDoor): RendererDoor {
-    return {
-      run: async (argv, o) => {
-        let pid: number | undefined;
-        try {
-          const result = await door.run(argv, {
-            ...o,
-            onSpawn: (p) => {
-              pid = p;
-              this.live.set(p, { cpuSeconds: 0, onGpu: false, startedAt: performance.now() });
-              o.onSpawn?.(p);
-            },
-          });
-          this.finishedCpu += result.cpuSeconds;
-          return result;
-        } finally {
-          if (pid !== undefined) this.live.delete(pid);
-        }
-      },
-    };
+    return { run: (argv, o) => this.metered(false, o.onSpawn, (onSpawn) => door.run(argv, { ...o, onSpawn })) };
+  }
+
+  /**
+   * One child process metered: read from /proc while it runs, counted as the kernel charged it
+   * when it ends (a failed or stopped ffmpeg carries its count on the error, else its last reading
+   * stands), its wall time as GPU time when it ran on one.
+   */
+  private async metered<R extends { cpuSeconds: number }>(onGpu: boolean, callerOnSpawn: ((pid: number) => void) | undefined, run: (onSpawn: (pid: number) => void) => Promise<R>): Promise<R> {
+    let pid: number | undefined;
+    const startedAt = performance.now();
+    try {
+      const result = await run((p) => {
+        pid = p;
+        this.live.set(p, { cpuSeconds: 0, onGpu, startedAt });
+        callerOnSpawn?.(p);
+      });
+      this.finishedCpu += result.cpuSeconds;
+      return result;
+    } catch (err) {
+      const counted = err instanceof FfmpegError ? err.cpuSeconds : null;
+      if (pid !== undefined) this.finishedCpu += counted ?? this.live.get(pid)?.cpuSeconds ?? 0;
+      throw err;
+    } finally {
+      if (pid !== undefined) this.live.delete(pid);
+      if (onGpu) this.finishedGpu += (performance.now() - startedAt) / 1000;
+    }
   }
 
   start(): void {

@@ -12,6 +12,7 @@ import type { MediaProbe } from './media-probe.js';
 import { parseFfprobeJson } from './parse-ffprobe.js';
 import { parseBenchLine, ProgressParser, type FfmpegProgress } from './ffmpeg-output.js';
 import { observeChild } from './child-cpu.js';
+import { killOnAbort, readLines } from './child-io.js';
 
 export interface FfmpegRunOptions {
   signal?: AbortSignal;
@@ -160,23 +161,6 @@ export function spawnFfmpegPipe(args: readonly string[], opts: FfmpegRunOptions 
   return { stdout: child.stdout, stdin: child.stdin, done };
 }
 
-/** Calls onLine for each line of a text stream (ffmpeg ends its status lines with \r); settles when it ends. */
-function readLines(stream: Readable, onLine: (line: string) => void): Promise<void> {
-  let rest = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    const lines = (rest + chunk).split(/\r\n|\r|\n/);
-    rest = lines.pop() ?? '';
-    for (const line of lines) onLine(line);
-  });
-  return new Promise((resolve) => {
-    stream.once('close', () => {
-      if (rest) onLine(rest);
-      resolve();
-    });
-  });
-}
-
 /**
  * What every ffmpeg run does with stderr: `-benchmark`'s CPU line is kept as the meter, the rest
  * goes to the log, and the last 20 lines are kept to say why a run failed.
@@ -205,20 +189,6 @@ class StderrLog {
     const errorLine = [...this.tail].reverse().find((l) => /\[(error|fatal|panic)\]/.test(l))?.replace(/ @ 0x[0-9a-f]+/, '');
     return new FfmpegError(aborted ? 'ffmpeg was stopped' : (errorLine ?? fallback), this.tail.slice(), aborted);
   }
-}
-
-/** Wires the signal to SIGTERM, then SIGKILL after the grace; returns the cleanup to call once the process has ended. */
-function killOnAbort(opts: Pick<FfmpegRunOptions, 'signal' | 'killGraceMs'>, kill: (signal: NodeJS.Signals) => void): () => void {
-  let killTimer: NodeJS.Timeout | undefined;
-  const onAbort = () => {
-    kill('SIGTERM');
-    killTimer = setTimeout(() => kill('SIGKILL'), opts.killGraceMs ?? 5000);
-  };
-  opts.signal?.addEventListener('abort', onAbort, { once: true });
-  return () => {
-    opts.signal?.removeEventListener('abort', onAbort);
-    if (killTimer) clearTimeout(killTimer);
-  };
 }
 
 /** fluent-ffmpeg only keeps tokens whole when given two or more arguments. */

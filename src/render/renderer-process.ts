@@ -4,8 +4,8 @@
  * then SIGKILL after the grace) also stops whatever it started. Its CPU time is the kernel's count.
  */
 import { spawn } from 'node:child_process';
-import type { Readable } from 'node:stream';
 import { observeChild } from '../media/child-cpu.js';
+import { killOnAbort, readLines } from '../media/child-io.js';
 
 export interface RendererRunOptions {
   cwd: string;
@@ -38,35 +38,18 @@ export function runRenderer(argv: readonly string[], opts: RendererRunOptions): 
         /* already gone */
       }
     };
-    let killTimer: NodeJS.Timeout | undefined;
-    const onAbort = () => {
-      kill('SIGTERM');
-      killTimer = setTimeout(() => kill('SIGKILL'), opts.killGraceMs);
-    };
-    opts.signal.addEventListener('abort', onAbort, { once: true });
+    const finish = killOnAbort(opts, kill);
     if (child.pid) opts.onSpawn?.(child.pid);
-    const reading = Promise.all([lines(child.stdout, opts.onLine), lines(child.stderr, opts.onLine)]);
+    const reading = Promise.all([readLines(child.stdout, opts.onLine), readLines(child.stderr, opts.onLine)]);
     child.once('error', (err: NodeJS.ErrnoException) => {
-      opts.signal.removeEventListener('abort', onAbort);
+      finish();
       reject(err.code === 'ENOENT' ? new RendererNotFound(`${argv[0]} is not installed on this worker (not on PATH)`) : err);
     });
     child.once('exit', (code, signal) => {
-      opts.signal.removeEventListener('abort', onAbort);
-      if (killTimer) clearTimeout(killTimer);
+      finish();
       // Whatever it left running in its group goes with it.
       kill('SIGKILL');
       void Promise.all([reading, cpu]).then(([, seconds]) => resolve({ code, signal, cpuSeconds: seconds ?? 0, wallSeconds: (performance.now() - started) / 1000 }));
     });
   });
-}
-
-function lines(stream: Readable, onLine: (line: string) => void): Promise<void> {
-  let rest = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    const parts = (rest + chunk).split(/\r\n|\r|\n/);
-    rest = parts.pop() ?? '';
-    for (const p of parts) onLine(p);
-  });
-  return new Promise((resolve) => stream.once('close', () => (rest && onLine(rest), resolve())));
 }

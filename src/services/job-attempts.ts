@@ -1,5 +1,8 @@
 /** A job's attempts: which worker ran each, how it ended, on which path, and what it used. */
-import { and, asc, eq } from 'drizzle-orm';
+import { and, asc, eq, type SQL } from 'drizzle-orm';
+import { closeAttempt } from '../billing/ledger.js';
+import type { Config } from '../config/env.js';
+import type { DbOrTx } from '../db/database.js';
 import { jobAttempts, usageEvents, type JobRow } from '../db/schema.js';
 import type { FarmContext } from './farm-context.js';
 
@@ -36,3 +39,18 @@ export async function listAttempts(ctx: FarmContext, job: JobRow) {
 }
 
 const sum = (xs: number[]) => Math.round(xs.reduce((a, b) => a + b, 0) * 1000) / 1000;
+
+/**
+ * Marks the job's attempts still "running" that `which` selects as lost (their worker vanished) and
+ * closes them as the platform's cost. Used wherever the farm learns of a loss: a later attempt
+ * started, a task went to another worker, the queue gave the job up.
+ */
+export async function loseAttempts(tx: DbOrTx, config: Config, jobId: string, which: SQL | undefined, at: Date, message: string): Promise<number[]> {
+  const lost = await tx
+    .update(jobAttempts)
+    .set({ status: 'lost', endedAt: at, error: { code: 'worker_lost', message } })
+    .where(and(eq(jobAttempts.jobId, jobId), eq(jobAttempts.status, 'running'), which))
+    .returning({ attempt: jobAttempts.attempt });
+  for (const l of lost) await closeAttempt(tx, config, jobId, l.attempt, { outcome: 'lost', errorCode: 'worker_lost', superseded: null });
+  return lost.map((l) => l.attempt);
+}

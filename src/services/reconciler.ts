@@ -5,8 +5,8 @@
  */
 import type { Job } from 'bullmq';
 import { and, eq, inArray, lt } from 'drizzle-orm';
-import { closeAttempt } from '../billing/ledger.js';
-import { jobAttempts, jobs } from '../db/schema.js';
+import { jobs } from '../db/schema.js';
+import { loseAttempts } from './job-attempts.js';
 import { isJobKind } from '../jobs/registry.js';
 import type { FarmContext } from './farm-context.js';
 import { enqueueJob } from './jobs.js';
@@ -62,12 +62,7 @@ export async function failAbandoned(ctx: FarmContext, jobId: string, queueReason
   const at = new Date();
   const error = { code: 'worker_lost' as const, message: `the job's workers stopped answering and the farm stopped retrying it (${queueReason ?? 'no reason given'})` };
   const ended = await ctx.db.transaction(async (tx) => {
-    const lost = await tx
-      .update(jobAttempts)
-      .set({ status: 'lost', endedAt: at, error })
-      .where(and(eq(jobAttempts.jobId, jobId), eq(jobAttempts.status, 'running')))
-      .returning({ attempt: jobAttempts.attempt });
-    for (const l of lost) await closeAttempt(tx, ctx.config, jobId, l.attempt, { outcome: 'lost', errorCode: 'worker_lost', superseded: null });
+    await loseAttempts(tx, ctx.config, jobId, undefined, at, error.message);
     const [job] = await tx
       .update(jobs)
       .set({ status: 'failed', error, completedAt: at })

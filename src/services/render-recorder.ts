@@ -19,6 +19,7 @@ import type { FarmContext } from './farm-context.js';
 import { publishJobEvent } from './job-events.js';
 import { insertTasks, queueTasks, stopRenderTasks, taskView } from './render-jobs.js';
 import { insertUsage } from './report-recorder.js';
+import { loseAttempts } from './job-attempts.js';
 import { enqueueWebhook } from './webhooks.js';
 
 type Started = Extract<Report, { type: 'task-started' }>;
@@ -38,7 +39,7 @@ export async function recordTaskStarted(ctx: FarmContext, r: Started): Promise<v
     const added = await tx.insert(jobAttempts).values({ jobId: r.jobId, attempt: r.attempt, workerId: r.workerId, status: 'running', startedAt: at }).onConflictDoNothing().returning();
     if (!added.length) return null;
     // The task's previous run is still "running": its worker vanished and BullMQ gave the task to this one.
-    if (task.attempt !== null && task.attempt !== r.attempt) await loseAttempt(tx, ctx, r.jobId, task.attempt, at);
+    if (task.attempt !== null && task.attempt !== r.attempt) await loseAttempts(tx, ctx.config, r.jobId, eq(jobAttempts.attempt, task.attempt), at, 'the worker stopped answering; the task was given to another');
     await tx.update(renderTasks).set({ status: 'active', attempt: r.attempt, workerId: r.workerId, startedAt: at, framesDone: 0, progress: 0 }).where(taskKey(r.jobId, r.index));
     const [running] = await tx
       .update(jobs)
@@ -109,13 +110,16 @@ async function completeTask(tx: DbOrTx, ctx: FarmContext, job: JobRow, task: Ren
     .where(taskKey(r.jobId, r.index));
   if (task.type === 'assembly') return finishJob(tx, ctx, job, r, at, after);
   const input = renderInputSchema.parse(job.input);
-  // The measuring frame is in: size the rest by its time.
-  if (input.task_seconds !== undefined && task.index === 0) await insertTasks(tx, job.id, chunkRest(input, r.secondsPerFrame ?? 1));
+  // The measuring frame is in: the rest are sized by its time and queued (or wait, if the job is paused).
+  const measured = input.task_seconds !== undefined && task.index === 0;
+  if (measured) await insertTasks(tx, job.id, chunkRest(input, r.secondsPerFrame ?? 1));
   const tasks = await tx.select().from(renderTasks).where(eq(renderTasks.jobId, job.id));
   const frameTasks = tasks.filter((t) => t.type === 'frames');
-  const newlyQueued = tasks.filter((t) => t.status === 'queued' && t.generation === 0 && t.startedAt === null && t.index > 0 && input.task_seconds !== undefined && task.index === 0);
-  if (job.status === 'paused') await tx.update(renderTasks).set({ status: 'paused' }).where(and(eq(renderTasks.jobId, job.id), eq(renderTasks.status, 'queued')));
-  else if (newlyQueued.length) after.push(() => queueTasks(ctx, job, newlyQueued));
+  if (measured && job.status === 'paused') await tx.update(renderTasks).set({ status: 'paused' }).where(and(eq(renderTasks.jobId, job.id), eq(renderTasks.status, 'queued')));
+  else if (measured) {
+    const rest = tasks.filter((t) => t.index > 0 && t.status === 'queued');
+    after.push(() => queueTasks(ctx, job, rest));
+  }
   if (frameTasks.every((t) => t.status === 'completed' || t.status === 'failed') && !tasks.some((t) => t.type === 'assembly')) {
     const assembly = assemblyTask(Math.max(...tasks.map((t) => t.index)) + 1, input);
     await insertTasks(tx, job.id, [assembly]);
@@ -208,15 +212,6 @@ async function blocklistIfRepeated(tx: DbOrTx, ctx: FarmContext, jobId: string, 
     await ctx.redis.expire(channels.blocklistKey(ctx.config.MALAN_QUEUE_PREFIX, jobId), 30 * 24 * 3600);
     ctx.log.warn('worker blocklisted for a render job', { job: jobId, worker: workerId, failures: count });
   });
-}
-
-async function loseAttempt(tx: DbOrTx, ctx: FarmContext, jobId: string, attempt: number, at: Date) {
-  const lost = await tx
-    .update(jobAttempts)
-    .set({ status: 'lost', endedAt: at, error: { code: 'worker_lost', message: 'the worker stopped answering; the task was given to another' } })
-    .where(and(eq(jobAttempts.jobId, jobId), eq(jobAttempts.attempt, attempt), eq(jobAttempts.status, 'running')))
-    .returning();
-  if (lost.length) await closeAttempt(tx, ctx.config, jobId, attempt, { outcome: 'lost', errorCode: 'worker_lost', superseded: null });
 }
 
 /** Frames done over frames to render; the assembly is the last 5%. */

@@ -7,6 +7,7 @@ import { Worker, type Job } from 'bullmq';
 import { and, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { Redis } from 'ioredis';
 import { closeAttempt, rateUnrated } from '../billing/ledger.js';
+import { loseAttempts } from './job-attempts.js';
 import type { DbOrTx } from '../db/database.js';
 import { files, jobAttempts, jobLogs, jobs, usageEvents, workers, type JobOutput, type JobRow } from '../db/schema.js';
 import { QUEUE_NAMES, type Report, type UsageReport } from '../queue/messages.js';
@@ -77,12 +78,7 @@ async function recordStarted(ctx: FarmContext, r: Extract<Report, { type: 'attem
       .returning();
     if (!added.length) return null;
     // An earlier attempt still "running" has lost its worker: BullMQ found it stalled and moved on.
-    const lost = await tx
-      .update(jobAttempts)
-      .set({ status: 'lost', endedAt: at, error: { code: 'worker_lost', message: 'the worker stopped answering; the job was given to another' } })
-      .where(and(eq(jobAttempts.jobId, r.jobId), lt(jobAttempts.attempt, r.attempt), eq(jobAttempts.status, 'running')))
-      .returning({ attempt: jobAttempts.attempt });
-    for (const l of lost) await closeAttempt(tx, ctx.config, r.jobId, l.attempt, { outcome: 'lost', errorCode: 'worker_lost', superseded: null });
+    await loseAttempts(tx, ctx.config, r.jobId, lt(jobAttempts.attempt, r.attempt), at, 'the worker stopped answering; the job was given to another');
     const [job] = await tx
       .update(jobs)
       .set({ status: 'running', startedAt: sql`coalesce(${jobs.startedAt}, ${at.toISOString()}::timestamptz)`, attempts: sql`greatest(${jobs.attempts}, ${r.attempt})`, progress: 0 })
