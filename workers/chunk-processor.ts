@@ -11,6 +11,7 @@ import type { Redis } from 'ioredis';
 import { JobError, type JobErrorCode } from '../src/jobs/job-error.js';
 import { runChunk } from '../src/jobs/transcode/run-split.js';
 import { transcodeInputSchema } from '../src/jobs/transcode/spec.js';
+import { jobFields } from '../src/logger.js';
 import type { ChunkPayload } from '../src/queue/messages.js';
 import { httpTransfer } from './http-transfer.js';
 import type { ProcessorDeps } from './job-processor.js';
@@ -21,6 +22,7 @@ const PIECE_LOG_SEQUENCE = 1_000_000;
 export function createChunkProcessor(deps: Omit<ProcessorDeps, 'chunkQueue' | 'inference' | 'usageIntervalMs'> & { redis: Redis; prefix: string }) {
   return async (bullJob: Job<ChunkPayload>) => {
     const c = bullJob.data;
+    const log = deps.log.with({ ...jobFields(c.jobId, c.tenantId), attempt: c.attempt, piece: c.index + 1 });
     // attemptsStarted, not attemptsMade: a piece taken again after its worker died has made no attempt, but has started one.
     const ar = deps.reporter.forAttempt(c.jobId, c.attempt, PIECE_LOG_SEQUENCE * (c.index + 1) + 10_000 * (bullJob.attemptsStarted ?? bullJob.attemptsMade));
     if (await deps.cancels.isCanceled(c.jobId)) throw new UnrecoverableError('the job was canceled');
@@ -52,6 +54,7 @@ export function createChunkProcessor(deps: Omit<ProcessorDeps, 'chunkQueue' | 'i
       await deps.redis.expire(doneKey, 7 * 24 * 3600);
       await deps.reporter.send({ type: 'progress', jobId: c.jobId, attempt: c.attempt, progress: 0.05 + (0.85 * done) / c.total, at: new Date().toISOString() });
       ar.log('info', `piece ${c.index + 1}/${c.total} encoded on the ${result.path} path in ${result.usage.wallSeconds.toFixed(2)} s`);
+      log.info('piece encoded', { path: result.path, seconds: result.usage.wallSeconds.toFixed(2) });
       return result;
     } catch (err) {
       const aborted = controller.signal.aborted ? String(controller.signal.reason) : null;
@@ -60,6 +63,7 @@ export function createChunkProcessor(deps: Omit<ProcessorDeps, 'chunkQueue' | 'i
       const final = !retry || bullJob.attemptsMade + 1 >= (bullJob.opts.attempts ?? 1);
       const message = `piece ${c.index + 1}/${c.total} failed: ${(err as Error).message}`;
       ar.log('error', `${message}${final ? '' : ' — it will be retried alone'}`);
+      log.warn('piece failed', { code, message, willRetry: !final });
       if (final) {
         await ar.drain();
         await deps.reporter.send({

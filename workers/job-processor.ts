@@ -11,7 +11,7 @@ import type { WorkerCapabilities } from '../src/capabilities/worker-capabilities
 import { JobError, type JobErrorCode } from '../src/jobs/job-error.js';
 import type { FlowDoor, MediaDoor } from '../src/jobs/job-runtime.js';
 import { jobKinds, isJobKind } from '../src/jobs/registry.js';
-import type { Logger } from '../src/logger.js';
+import { jobFields, type Logger } from '../src/logger.js';
 import type { JobPayload, Report, UsageReport } from '../src/queue/messages.js';
 import type { CancelWatch } from './cancel-watch.js';
 import { httpTransfer } from './http-transfer.js';
@@ -35,7 +35,7 @@ function flowDoor(bullJob: Job<JobPayload>, token: string | undefined, chunkQueu
       await chunkQueue.addBulk(
         children.map((child, i) => ({
           name: 'chunk',
-          data: { ...child, jobId: p.jobId, attempt: run.attempt, uploadUrl: p.uploadUrl, timeoutSeconds: p.timeoutSeconds } as Record<string, unknown>,
+          data: { ...child, jobId: p.jobId, tenantId: p.tenantId, attempt: run.attempt, uploadUrl: p.uploadUrl, timeoutSeconds: p.timeoutSeconds } as Record<string, unknown>,
           opts: {
             jobId: `${p.jobId}.${run.attempt}.${i}`,
             parent: { id: bullJob.id!, queue: bullJob.queueQualifiedName },
@@ -82,7 +82,7 @@ export function createProcessor(deps: ProcessorDeps) {
     const resumed = p.flow ?? null;
     const attempt = resumed?.attempt ?? Math.max(1, bullJob.attemptsStarted ?? bullJob.attemptsMade + 1);
     const started = performance.now() - (resumed?.elapsedSeconds ?? 0) * 1000;
-    const log = deps.log.child(p.jobId);
+    const log = deps.log.with({ ...jobFields(p.jobId, p.tenantId), kind: p.kind, attempt });
     // Log batches are keyed by sequence: the resumed run writes after the first one's.
     const ar = deps.reporter.forAttempt(p.jobId, attempt, resumed ? RESUMED_LOG_SEQUENCE : 0);
     const gpu = deps.caps.gpus[0] ?? null;
@@ -109,7 +109,7 @@ export function createProcessor(deps: ProcessorDeps) {
       await deps.reporter.send({ type: 'attempt-started', jobId: p.jobId, attempt, workerId: deps.workerId, at: new Date().toISOString() });
       ar.log('info', `attempt ${attempt} started on worker ${deps.workerId} (${deps.caps.hostname})`);
     }
-    log.info(resumed ? 'resumed' : 'started', { kind: p.kind, attempt });
+    log.info(resumed ? 'resumed' : 'started');
 
     const controller = new AbortController();
     const untrack = deps.cancels.track(p.jobId, controller);

@@ -16,6 +16,7 @@ import type { RenderTaskRuntime } from '../src/jobs/render/render-runtime.js';
 import { renderFrames } from '../src/jobs/render/run-frames.js';
 import { renderInputSchema, type RenderInput } from '../src/jobs/render/spec.js';
 import { cannotTake } from '../src/jobs/render/requirements.js';
+import { jobFields } from '../src/logger.js';
 import { channels, renderAttempt, type RenderTaskPayload } from '../src/queue/messages.js';
 import { runRenderer } from '../src/render/renderer-process.js';
 import { httpTransfer } from './http-transfer.js';
@@ -48,7 +49,7 @@ export function createRenderTaskProcessor(deps: RenderProcessorDeps) {
     }
     const run = Math.max(1, (bullJob.attemptsStarted ?? 1) - (t.putBack ?? 0));
     const attempt = renderAttempt(t.index, t.generation, run);
-    const log = deps.log.child(`${t.jobId} task ${t.index}`);
+    const log = deps.log.with({ ...jobFields(t.jobId, t.tenantId), task: t.index, attempt });
     const ar = deps.reporter.forAttempt(t.jobId, attempt);
     const started = performance.now();
     const gpu = deps.caps.gpus[0] ?? null;

@@ -7,7 +7,7 @@ import { Queue, Worker, type Processor } from 'bullmq';
 import type { Config } from '../src/config/env.js';
 import { newId } from '../src/ids.js';
 import { JOB_KINDS } from '../src/jobs/registry.js';
-import { createLogger } from '../src/logger.js';
+import { createLogger, type Logger } from '../src/logger.js';
 import { probeMedia, runFfmpeg, warmUpFfmpeg } from '../src/media/ffmpeg.js';
 import { channels, QUEUE_NAMES } from '../src/queue/messages.js';
 import { redisConnection } from '../src/queue/redis.js';
@@ -28,11 +28,11 @@ export interface WorkerOptions {
   concurrency: number;
 }
 
-export async function runWorker(config: Config, opts: WorkerOptions): Promise<{ stop(): Promise<void> }> {
+export async function runWorker(config: Config, opts: WorkerOptions): Promise<{ log: Logger; stop(): Promise<void> }> {
   // nvidia-smi numbers GPUs by PCI bus; make CUDA (and so ffmpeg's -hwaccel_device) agree.
   process.env.CUDA_DEVICE_ORDER ??= 'PCI_BUS_ID';
   const workerId = newId('wrk');
-  const log = createLogger(`worker ${workerId.slice(-6)}`, config.MALAN_LOG_LEVEL);
+  const log = createLogger('worker', { level: config.MALAN_LOG_LEVEL, format: config.MALAN_LOG_FORMAT }).with({ worker: workerId });
   const redisUrl = await resolveRedisUrl({ redisUrl: config.REDIS_URL, home: config.home });
   await warmUpFfmpeg();
   const caps = await probeWorker({ gpuIndex: opts.gpu, ffmpegPath: config.MALAN_FFMPEG_PATH });
@@ -110,6 +110,7 @@ export async function runWorker(config: Config, opts: WorkerOptions): Promise<{ 
 
   let stopping: Promise<void> | null = null;
   return {
+    log,
     stop: () =>
       (stopping ??= (async () => {
         log.info('stopping: running jobs are stopped and go to other workers');

@@ -20,6 +20,9 @@ import { playbackApi } from './routes/playback.js';
 import { modelsApi } from './routes/models.js';
 import { predictionsApi } from './routes/predictions.js';
 import { inferenceV2Api } from './routes/inference-v2.js';
+import { consoleApi } from './routes/console.js';
+import { consoleDataApi } from './routes/console-data.js';
+import { BOARD_PATH, boardSessionApi, queueBoardApi } from './routes/queue-board.js';
 import type { FarmContext } from '../services/farm-context.js';
 import type { JobEventHub } from '../services/job-events.js';
 import { RequestMetrics } from '../services/request-metrics.js';
@@ -36,7 +39,7 @@ export function createApp(ctx: FarmContext, hub: JobEventHub) {
     if (err instanceof HTTPException) {
       return c.json({ error: { code: err.status === 401 ? 'unauthorized' : 'invalid_request', message: err.message } }, err.status);
     }
-    log.error('unhandled error', { method: c.req.method, path: c.req.path, error: (err as Error).stack ?? String(err) });
+    log.error('unhandled error', { method: c.req.method, path: c.req.path, tenant: c.get('principal')?.tenantId, error: (err as Error).stack ?? String(err) });
     return c.json({ error: { code: 'internal', message: 'internal error; the farm logged it' } }, 500);
   });
   app.notFound((c) => c.json({ error: { code: 'not_found', message: `no route ${c.req.method} ${c.req.path}` } }, 404));
@@ -50,6 +53,9 @@ export function createApp(ctx: FarmContext, hub: JobEventHub) {
   });
   app.route('/', healthApi(ctx, requests));
   app.route('/internal', internalApi(ctx));
+  app.route('/console', consoleApi());
+  app.route('/console/session', boardSessionApi(ctx));
+  app.route(BOARD_PATH, queueBoardApi(ctx));
   // File bytes answer signed URLs too (workers carry no key), so this route checks either.
   app.route('/v1/files', fileContentApi(ctx));
   // Keyless playback links carry their own signature (players cannot send a key).
@@ -65,6 +71,7 @@ export function createApp(ctx: FarmContext, hub: JobEventHub) {
   app.route('/v1/render-templates', renderTemplatesApi(ctx));
   app.route('/v1/models', modelsApi(ctx, hub));
   app.route('/v1/predictions', predictionsApi(ctx, hub));
+  app.route('/v1/console', consoleDataApi(ctx));
   app.use('/v2/*', requireKey(ctx));
   app.route('/v2', inferenceV2Api(ctx, hub));
   return app;

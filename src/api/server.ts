@@ -77,8 +77,8 @@ export async function openFarm(config: Config, baseUrl: string, log: Logger): Pr
   };
 }
 
-export async function startServer(config: Config): Promise<{ port: number; stop(): Promise<void> }> {
-  const log = createLogger('api', config.MALAN_LOG_LEVEL);
+export async function startServer(config: Config): Promise<{ port: number; log: Logger; stop(): Promise<void> }> {
+  const log = createLogger('api', { level: config.MALAN_LOG_LEVEL, format: config.MALAN_LOG_FORMAT });
   // The port is known only once listening (PORT=0 picks a free one), and signed URLs need it.
   let handler: (req: Request) => Response | Promise<Response> = () => new Response('starting', { status: 503 });
   let resolvePort: (p: number) => void;
@@ -102,6 +102,7 @@ export async function startServer(config: Config): Promise<{ port: number; stop(
 
   return {
     port,
+    log,
     stop: async () => {
       const closed = new Promise<void>((r) => server.close(() => r()));
       (server as import('node:http').Server).closeAllConnections?.(); // open SSE streams would hold close() forever

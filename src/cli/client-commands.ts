@@ -18,9 +18,9 @@ import { watchJob, type JobView } from './watch-command.js';
 
 export const CLIENT_USAGE = {
   login: 'login --api URL --key KEY',
-  submit: 'submit KIND [--input FILE.json] [--set key=value …] [--file PATH …] [--wait [--logs]] [--idempotency-key K] [--json]',
+  submit: 'submit KIND [--input FILE.json] [--set key=value …] [--file PATH …] [--name LABEL] [--wait [--logs]] [--idempotency-key K] [--json]',
   watch: 'watch JOB_ID [--logs] [--json]',
-  jobs: 'jobs [--kind K] [--status S] [--limit N] [--json]',
+  jobs: 'jobs [--kind K] [--status S] [--search TEXT] [--limit N] [--json]',
   download: 'download JOB_ID [--dir DIR] [--role ROLE]',
   usage: 'usage [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--group-by day,meter] [--tenant T] [--json]',
   invoice: 'invoice YYYY-MM [--format json|csv|html] [--out FILE] [--tenant T]',
@@ -70,11 +70,14 @@ const COMMANDS: Record<ClientCommand, (args: string[]) => Promise<number>> = {
       wait: { type: 'boolean' },
       logs: { type: 'boolean' },
       'idempotency-key': { type: 'string' },
+      name: { type: 'string' },
       json: { type: 'boolean' },
     } }), 1);
+    // Checked before any upload, as the API would refuse it after.
+    if (values.name !== undefined && (!values.name.trim() || values.name.trim().length > 200)) throw new UsageError('--name must be 1 to 200 characters');
     const prepared = await prepareSubmit({ kind: positionals[0], inputFile: values.input, sets: values.set ?? [], files: values.file ?? [] });
     const client = clientFor(values);
-    const { job, replayed } = await submit(client, prepared, { idempotencyKey: values['idempotency-key'], say });
+    const { job, replayed } = await submit(client, prepared, { idempotencyKey: values['idempotency-key'], name: values.name, say });
     say(replayed ? `this Idempotency-Key already made ${job.kind} job ${job.id} (${job.status})` : `submitted ${job.kind} job ${job.id}`);
     if (!values.wait) return out(values.json ? JSON.stringify(job) : job.id);
     if (!values.json) await out(job.id);
@@ -88,7 +91,7 @@ const COMMANDS: Record<ClientCommand, (args: string[]) => Promise<number>> = {
   },
 
   async jobs(args) {
-    const { values } = parse('jobs', parseArgs({ args, allowPositionals: true, options: { ...COMMON, kind: { type: 'string' }, status: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } } }), 0);
+    const { values } = parse('jobs', parseArgs({ args, allowPositionals: true, options: { ...COMMON, kind: { type: 'string' }, status: { type: 'string' }, search: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } } }), 0);
     const limit = wholeNumber('--limit', values.limit ?? '20', 1, 10_000);
     const client = clientFor(values);
     const jobs: JobView[] = [];
@@ -97,6 +100,7 @@ const COMMANDS: Record<ClientCommand, (args: string[]) => Promise<number>> = {
       const query = new URLSearchParams({ limit: String(Math.min(100, limit - jobs.length)) });
       if (values.kind) query.set('kind', values.kind);
       if (values.status) query.set('status', values.status);
+      if (values.search !== undefined) query.set('q', values.search);
       if (cursor) query.set('cursor', cursor);
       const page: { results: JobView[]; next_cursor: string | null } = await client.getJson(`/v1/jobs?${query}`);
       jobs.push(...page.results);
@@ -107,7 +111,7 @@ const COMMANDS: Record<ClientCommand, (args: string[]) => Promise<number>> = {
       say('no jobs');
       return 0;
     }
-    return out(formatTable(['ID', 'KIND', 'STATUS', 'PROGRESS', 'CREATED'], jobs.map((j) => [j.id, j.kind, j.status, `${percent(j.progress)}%`, localTime(j.created_at)])));
+    return out(formatTable(['ID', 'KIND', 'STATUS', 'PROGRESS', 'CREATED', 'NAME'], jobs.map((j) => [j.id, j.kind, j.status, `${percent(j.progress)}%`, localTime(j.created_at), j.name ?? ''])));
   },
 
   async download(args) {

@@ -6,6 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { config } from '../config/env.js';
+import type { Logger } from '../logger.js';
 import { createKeyCommand } from './keys-command.js';
 import { addModelCommand } from './models-command.js';
 
@@ -46,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
     case 'serve': {
       const { startServer } = await import('../api/server.js');
       const server = await startServer(config());
-      onShutdown(() => server.stop());
+      onShutdown(() => server.stop(), server.log);
       return new Promise(() => {}); // runs until a signal
     }
     case 'worker': {
@@ -55,7 +56,7 @@ async function main(argv: string[]): Promise<number> {
       const concurrency = intFlag('--concurrency', values.concurrency!, 1);
       const { runWorker } = await import('../../workers/worker-main.js');
       const worker = await runWorker(config(), { gpu, concurrency });
-      onShutdown(() => worker.stop());
+      onShutdown(() => worker.stop(), worker.log);
       return new Promise(() => {});
     }
     case 'keys': {
@@ -122,19 +123,20 @@ function intFlag(name: string, value: string, min: number): number {
   return n;
 }
 
-function onShutdown(stop: () => Promise<void>) {
+// Through the process's logger, so that a log shipper reading JSON lines gets these too.
+function onShutdown(stop: () => Promise<void>, log: Logger) {
   let count = 0;
   const handler = (signal: string) => {
     if (++count > 1) process.exit(130); // a second Ctrl-C does not wait
-    process.stderr.write(`malan: ${signal}, stopping…\n`);
+    log.info('stopping', { signal });
     setTimeout(() => {
-      process.stderr.write('malan: still stopping after 15 s; exiting now\n');
+      log.error('still stopping after 15 s; exiting now');
       process.exit(1);
     }, 15_000).unref();
     stop().then(
       () => process.exit(0),
       (err: Error) => {
-        process.stderr.write(`malan: error while stopping: ${err.message}\n`);
+        log.error('error while stopping', { error: err.message });
         process.exit(1);
       },
     );

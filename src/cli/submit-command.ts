@@ -56,7 +56,7 @@ export async function prepareSubmit(args: SubmitArgs): Promise<PreparedSubmit> {
   return { kind, input, files };
 }
 
-export async function submit(client: FarmClient, prepared: PreparedSubmit, opts: { idempotencyKey?: string; say: (line: string) => void }): Promise<{ job: JobView; replayed: boolean }> {
+export async function submit(client: FarmClient, prepared: PreparedSubmit, opts: { idempotencyKey?: string; name?: string; say: (line: string) => void }): Promise<{ job: JobView; replayed: boolean }> {
   const ids: string[] = [];
   for (const file of prepared.files) {
     const name = path.basename(file.path);
@@ -71,7 +71,7 @@ export async function submit(client: FarmClient, prepared: PreparedSubmit, opts:
     ids.push(uploaded.id);
   }
   const headers: Record<string, string> = opts.idempotencyKey === undefined ? {} : { 'idempotency-key': opts.idempotencyKey };
-  const { body, headers: answer } = await client.postJson<JobView>('/v1/jobs', { kind: prepared.kind, input: replaceFileRefs(prepared.input, ids) }, headers);
+  const { body, headers: answer } = await client.postJson<JobView>('/v1/jobs', { kind: prepared.kind, ...(opts.name !== undefined && { name: opts.name }), input: replaceFileRefs(prepared.input, ids) }, headers);
   return { job: body, replayed: answer.get('idempotent-replayed') === 'true' };
 }
 

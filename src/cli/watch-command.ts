@@ -11,6 +11,7 @@ import { readSse } from './sse-reader.js';
 export interface JobView {
   id: string;
   kind: string;
+  name?: string | null;
   status: string;
   progress: number;
   outputs: Array<{ file: string; role: string; name?: string; size?: number }>;

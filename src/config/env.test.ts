@@ -29,6 +29,7 @@ describe('parseConfig', () => {
       MALAN_KILL_GRACE_MS: 5000,
       MALAN_ALLOW_PRIVATE_WEBHOOKS: false,
       MALAN_FFMPEG_PATH: 'ffmpeg',
+      MALAN_LOG_FORMAT: 'json',
     });
     expect(c.home).toBe(path.resolve('.malan'));
     expect(path.isAbsolute(c.home)).toBe(true);
@@ -55,6 +56,7 @@ describe('parseConfig', () => {
     });
     expect(parseConfig({ MALAN_ALLOW_PRIVATE_WEBHOOKS: 'false' }).MALAN_ALLOW_PRIVATE_WEBHOOKS).toBe(false);
     expect(parseConfig({ MALAN_ALLOW_PRIVATE_WEBHOOKS: 'true' }).MALAN_ALLOW_PRIVATE_WEBHOOKS).toBe(true);
+    expect(parseConfig({ MALAN_LOG_FORMAT: 'pretty' }).MALAN_LOG_FORMAT).toBe('pretty');
   });
 
   it.each([
@@ -65,6 +67,7 @@ describe('parseConfig', () => {
     ['MALAN_ALLOW_PRIVATE_WEBHOOKS', 'yes'],
     ['REDIS_URL', 'http://cache:6379'],
     ['MALAN_SECRET', 'too-short'],
+    ['MALAN_LOG_FORMAT', 'text'],
   ])('refuses %s=%s, naming the variable (and its value, unless it may hold a secret)', (name, value) => {
     const err = configError({ [name]: value });
     const secret = ['DATABASE_URL', 'REDIS_URL', 'MALAN_SECRET'].includes(name);

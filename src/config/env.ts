@@ -40,6 +40,8 @@ export const envSchema = z.object({
   /** Webhook delivery attempts before giving up. */
   MALAN_WEBHOOK_ATTEMPTS: positiveInt.default(8),
   MALAN_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /** Process logs: one JSON object a line (for log shippers), or `pretty` lines for a person at a terminal. */
+  MALAN_LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
   MALAN_FFMPEG_PATH: z.string().default('ffmpeg'),
   MALAN_FFPROBE_PATH: z.string().default('ffprobe'),
   /** Workers read inputs in place when they find them on the API's disk (same host); false: always over HTTP. */

@@ -70,6 +70,8 @@ export const jobs = pgTable(
     kind: text('kind').notNull(),
     status: text('status').$type<JobStatus>().notNull(),
     priority: integer('priority').notNull().default(0),
+    /** The submitter's own label ("Ep. 12 final grade"), shown in lists and searchable; never used by the farm. */
+    name: text('name'),
     input: jsonb('input').notNull(),
     outputs: jsonb('outputs').$type<JobOutput[]>().notNull().default(sql`'[]'::jsonb`),
     progress: doublePrecision('progress').notNull().default(0),

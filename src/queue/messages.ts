@@ -49,6 +49,8 @@ export interface ModelPayload {
 /** The data of a chunk on the chunk queue: one piece of a split job, for any worker. */
 export interface ChunkPayload {
   jobId: string;
+  /** For the worker's log lines (pieces queued before it was added lack it). */
+  tenantId?: string;
   attempt: number;
   index: number;
   total: number;

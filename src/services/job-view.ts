@@ -16,6 +16,7 @@ export function jobView(job: JobRow, usage: UsageSummary | null, baseUrl: string
   return {
     id: job.id,
     kind: job.kind,
+    name: job.name ?? null,
     status: job.status,
     progress: job.progress,
     priority: job.priority,

@@ -4,12 +4,13 @@
  * there again (the BullMQ job id is the job id, so a second add is a no-op).
  */
 import { createHash } from 'node:crypto';
-import { and, desc, eq, inArray, lt, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, ilike, inArray, like, lt, or, sql, type SQL } from 'drizzle-orm';
 import { z } from 'zod';
 import { ApiError, notFound } from '../api/api-error.js';
 import { files, jobs, TERMINAL_STATUSES, usageEvents, type JobRow, type JobStatus, JOB_STATUSES } from '../db/schema.js';
 import { idPattern, newId } from '../ids.js';
 import { isJobKind, JOB_KINDS, kindDefinition, PLANNED_KINDS, type JobKind } from '../jobs/registry.js';
+import { jobFields } from '../logger.js';
 import { channels, type JobPayload } from '../queue/messages.js';
 import { kindJobOptions } from '../queue/farm-queues.js';
 import type { FarmContext } from './farm-context.js';
@@ -35,6 +36,7 @@ const submitSchema = z.strictObject({
   kind: z.string({ error: 'kind is required: one of ' + JOB_KINDS.join(', ') }),
   input: z.unknown().optional(),
   priority: z.number().int().min(0).max(100).default(50),
+  name: z.string().trim().min(1, { error: 'name must not be empty (leave it out instead)' }).max(200, { error: 'name is at most 200 characters' }).optional(),
   webhook: z.string().optional(),
   webhook_events_filter: z.array(z.enum(WEBHOOK_EVENTS)).optional(),
 });
@@ -72,6 +74,7 @@ export async function submitJob(ctx: FarmContext, who: Principal, body: unknown,
     kind: req.kind,
     status: 'queued',
     priority: req.priority,
+    name: req.name ?? null,
     input: input.data,
     webhook: req.webhook ?? null,
     webhookEventsFilter: req.webhook_events_filter ?? null,
@@ -100,7 +103,7 @@ export async function submitJob(ctx: FarmContext, who: Principal, body: unknown,
     await enqueueJob(ctx, job);
   } catch (err) {
     // Accepted all the same: the job is in the database, and the reconciler will queue it.
-    ctx.log.warn('queue write failed; the reconciler will enqueue the job', { job: id, error: (err as Error).message });
+    ctx.log.with(jobFields(job.id, job.tenantId)).warn('queue write failed; the reconciler will enqueue the job', { error: (err as Error).message });
   }
   return { job: jobView(job, null, ctx.baseUrl), replayed: false };
 }
@@ -190,6 +193,8 @@ export async function jobWithUsage(ctx: FarmContext, row: JobRow) {
 const listSchema = z.strictObject({
   kind: z.enum(JOB_KINDS).optional(),
   status: z.enum(JOB_STATUSES).optional(),
+  /** Search: a job id (or its start) or words in the job's name, case-insensitive. */
+  q: z.string().trim().min(1, { error: 'q must not be empty' }).max(200, { error: 'q is at most 200 characters' }).optional(),
   cursor: z.string().regex(idPattern('job'), { error: 'cursor must be a next cursor from a previous page' }).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(20),
 });
@@ -201,12 +206,17 @@ export async function listJobs(ctx: FarmContext, who: Principal, query: Record<s
   if (!who.operator) where.push(eq(jobs.tenantId, who.tenantId));
   if (q.data.kind) where.push(eq(jobs.kind, q.data.kind));
   if (q.data.status) where.push(eq(jobs.status, q.data.status));
+  if (q.data.q) {
+    // The text is matched literally: LIKE's own wildcards in it are escaped.
+    const literal = q.data.q.replace(/[\\%_]/g, (m) => `\\${m}`);
+    where.push(or(like(jobs.id, `${literal}%`), ilike(jobs.name, `%${literal}%`))!);
+  }
   if (q.data.cursor) where.push(lt(jobs.id, q.data.cursor));
   const rows = await ctx.db.select().from(jobs).where(and(...where)).orderBy(desc(jobs.id)).limit(q.data.limit + 1);
   const page = rows.slice(0, q.data.limit);
   const usage = await usageOf(ctx, page.map((r) => r.id));
   const next = rows.length > q.data.limit ? page[page.length - 1]!.id : null;
-  const params = new URLSearchParams({ ...(q.data.kind && { kind: q.data.kind }), ...(q.data.status && { status: q.data.status }) });
+  const params = new URLSearchParams({ ...(q.data.kind && { kind: q.data.kind }), ...(q.data.status && { status: q.data.status }), ...(q.data.q && { q: q.data.q }) });
   return {
     results: page.map((r) => jobView(r, usage.get(r.id) ?? null, ctx.baseUrl)),
     next: next ? `${ctx.baseUrl}/v1/jobs?${new URLSearchParams({ ...Object.fromEntries(params), cursor: next, limit: String(q.data.limit) })}` : null,
@@ -233,4 +243,26 @@ export async function cancelJob(ctx: FarmContext, who: Principal, id: string) {
   await publishJobEvent(ctx, id, 'status', { status: 'canceled' });
   await enqueueWebhook(ctx, updated, 'completed');
   return jobWithUsage(ctx, updated);
+}
+
+/**
+ * Runs a failed or canceled job again as a new job with the same input: the old one keeps its
+ * history and its bill, and the new one is billed and tracked on its own.
+ */
+export async function retryJob(ctx: FarmContext, who: Principal, id: string) {
+  const row = await getJobRow(ctx, who, id);
+  if (row.status !== 'failed' && row.status !== 'canceled') {
+    throw new ApiError('conflict', `job ${id} is ${row.status}; only a failed or canceled job can be retried`);
+  }
+  // The original owner submits it again (an operator retrying a tenant's job bills the tenant).
+  const owner: Principal = { ...who, tenantId: row.tenantId, operator: false };
+  const body = {
+    kind: row.kind,
+    input: row.input,
+    priority: row.priority,
+    ...(row.name && { name: row.name }),
+    ...(row.webhook && { webhook: row.webhook }),
+    ...(row.webhookEventsFilter && { webhook_events_filter: row.webhookEventsFilter }),
+  };
+  return (await submitJob(ctx, owner, body, undefined)).job;
 }

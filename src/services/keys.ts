@@ -1,6 +1,6 @@
 /** Tenants and their API keys. A key is shown once; only its sha256 is stored. */
 import { createHash, randomBytes } from 'node:crypto';
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, eq, isNull, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/database.js';
 import { apiKeys, tenants } from '../db/schema.js';
 import { newId } from '../ids.js';
@@ -38,10 +38,19 @@ export async function ensureTenant(db: Db, name: string): Promise<string> {
 
 /** The principal a bearer key stands for, or null for an unknown or revoked key. */
 export async function authenticate(db: Db, key: string): Promise<Principal | null> {
+  return principalWhere(db, eq(apiKeys.keyHash, hashKey(key)));
+}
+
+/** The principal of a key by its id (for sessions that carry the id, never the key), while it is not revoked. */
+export async function principalOfKeyId(db: Db, keyId: string): Promise<Principal | null> {
+  return principalWhere(db, eq(apiKeys.id, keyId));
+}
+
+async function principalWhere(db: Db, which: SQL): Promise<Principal | null> {
   const [row] = await db
     .select({ keyId: apiKeys.id, tenantId: apiKeys.tenantId, operator: apiKeys.operator, tenantName: tenants.name })
     .from(apiKeys)
     .innerJoin(tenants, eq(tenants.id, apiKeys.tenantId))
-    .where(and(eq(apiKeys.keyHash, hashKey(key)), isNull(apiKeys.revokedAt)));
+    .where(and(which, isNull(apiKeys.revokedAt)));
   return row ?? null;
 }

@@ -8,6 +8,7 @@ import { and, eq, inArray, lt } from 'drizzle-orm';
 import { jobs } from '../db/schema.js';
 import { loseAttempts } from './job-attempts.js';
 import { isJobKind } from '../jobs/registry.js';
+import { jobFields } from '../logger.js';
 import type { FarmContext } from './farm-context.js';
 import { enqueueJob } from './jobs.js';
 import { reconcileRender } from './render-recorder.js';
@@ -43,8 +44,9 @@ export async function reconcileOnce(ctx: FarmContext, now = Date.now()): Promise
     }
     await enqueueJob(ctx, job);
     requeued.push(job.id);
+    // A line each, not one list: a search for one job's lines finds this one too.
+    ctx.log.with(jobFields(job.id, job.tenantId)).warn('re-enqueued a job the queues had lost', { status: job.status });
   }
-  if (requeued.length) ctx.log.warn('re-enqueued jobs that the queues had lost', { count: requeued.length, jobs: requeued.slice(0, 10) });
   return { checked: candidates.length, requeued };
 }
 
@@ -71,7 +73,7 @@ export async function failAbandoned(ctx: FarmContext, jobId: string, queueReason
     return job ?? null;
   });
   if (!ended) return;
-  ctx.log.warn('ended a job the queue had given up on', { job: jobId, reason: queueReason });
+  ctx.log.with(jobFields(jobId, ended.tenantId)).warn('ended a job the queue had given up on', { reason: queueReason });
   await publishJobEvent(ctx, jobId, 'status', { status: 'failed', error });
   await enqueueWebhook(ctx, ended, 'completed');
 }

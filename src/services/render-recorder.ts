@@ -14,6 +14,7 @@ import { files, jobAttempts, jobs, type JobOutput, type JobRow } from '../db/sch
 import type { DbOrTx } from '../db/database.js';
 import { renderInputSchema } from '../jobs/render/spec.js';
 import { assemblyTask, chunkRest } from '../jobs/render/task-plan.js';
+import { jobFields } from '../logger.js';
 import { channels, type Report } from '../queue/messages.js';
 import type { FarmContext } from './farm-context.js';
 import { publishJobEvent } from './job-events.js';
@@ -169,7 +170,7 @@ async function failTask(tx: DbOrTx, ctx: FarmContext, job: JobRow, task: RenderT
     .update(renderTasks)
     .set({ failures, endedAt: at, status: retry ? (job.status === 'paused' ? 'paused' : 'queued') : 'failed', generation: retry ? task.generation + 1 : task.generation })
     .where(taskKey(r.jobId, r.index));
-  await blocklistIfRepeated(tx, ctx, job.id, r.workerId, after);
+  await blocklistIfRepeated(tx, ctx, job, r.workerId, after);
   if (retry) {
     const [again] = await tx.select().from(renderTasks).where(taskKey(r.jobId, r.index));
     if (again && again.status === 'queued') after.push(() => queueTasks(ctx, job, [again]));
@@ -200,7 +201,8 @@ async function failTask(tx: DbOrTx, ctx: FarmContext, job: JobRow, task: RenderT
   );
 }
 
-async function blocklistIfRepeated(tx: DbOrTx, ctx: FarmContext, jobId: string, workerId: string, after: Array<() => Promise<void>>) {
+async function blocklistIfRepeated(tx: DbOrTx, ctx: FarmContext, job: JobRow, workerId: string, after: Array<() => Promise<void>>) {
+  const jobId = job.id;
   const tasks = await tx.select({ failures: renderTasks.failures }).from(renderTasks).where(eq(renderTasks.jobId, jobId));
   // A worker that was stopped or lost did not fail the work: only its own failures count.
   const count = tasks.reduce((n, t) => n + t.failures.filter((f) => f.worker === workerId && f.code !== 'worker_lost').length, 0);
@@ -210,7 +212,7 @@ async function blocklistIfRepeated(tx: DbOrTx, ctx: FarmContext, jobId: string, 
   after.push(async () => {
     await ctx.redis.sadd(channels.blocklistKey(ctx.config.MALAN_QUEUE_PREFIX, jobId), workerId);
     await ctx.redis.expire(channels.blocklistKey(ctx.config.MALAN_QUEUE_PREFIX, jobId), 30 * 24 * 3600);
-    ctx.log.warn('worker blocklisted for a render job', { job: jobId, worker: workerId, failures: count });
+    ctx.log.with(jobFields(jobId, job.tenantId)).warn('worker blocklisted for a render job', { worker: workerId, failures: count });
   });
 }
 
@@ -239,7 +241,7 @@ export async function reconcileRender(ctx: FarmContext, job: JobRow, graceMs: nu
     const state = entry ? await entry.getState() : 'missing';
     if (state !== 'failed' && state !== 'missing') continue;
     if (entry?.finishedOn && entry.finishedOn > now - graceMs) continue; // its worker's report may be on its way
-    ctx.log.warn('a render task was lost with its worker; it goes to another', { job: job.id, task: t.index, state });
+    ctx.log.with(jobFields(job.id, job.tenantId)).warn('a render task was lost with its worker; it goes to another', { task: t.index, worker: t.workerId ?? undefined, state });
     await recordTaskEnded(ctx, {
       type: 'task-ended', jobId: job.id, index: t.index, generation: t.generation, attempt: t.attempt!, workerId: t.workerId ?? 'unknown', at: new Date(now).toISOString(),
       outcome: 'failed', error: { code: 'worker_lost', message: `the worker stopped answering and the queue gave the task up (${entry?.failedReason ?? 'its entry is gone'})` },

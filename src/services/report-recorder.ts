@@ -9,6 +9,7 @@ import type { Redis } from 'ioredis';
 import { closeAttempt, rateUnrated } from '../billing/ledger.js';
 import { loseAttempts } from './job-attempts.js';
 import type { DbOrTx } from '../db/database.js';
+import { jobFields, type Logger } from '../logger.js';
 import { files, jobAttempts, jobLogs, jobs, usageEvents, workers, type JobOutput, type JobRow } from '../db/schema.js';
 import { QUEUE_NAMES, type Report, type UsageReport } from '../queue/messages.js';
 import type { FarmContext } from './farm-context.js';
@@ -185,6 +186,15 @@ export function startReportRecorder(ctx: FarmContext, connection: Redis): Worker
     // are in before its end is (each write is a few milliseconds; the farm's writer is one process anyway).
     { connection, prefix: ctx.config.MALAN_QUEUE_PREFIX, concurrency: 1, removeOnComplete: { age: 3600, count: 50_000 }, removeOnFail: { age: 7 * 24 * 3600 } },
   );
-  worker.on('failed', (job, err) => log.error('could not record a report; it will be retried', { report: job?.data.type, job: (job?.data as { jobId?: string })?.jobId, error: err.message }));
+  worker.on('failed', (job, err) => void logFailedReport(ctx, log, job?.data, err));
   return worker;
+}
+
+// A report names its job but not the job's tenant: the line looks it up, and goes without it
+// when the database is what failed.
+async function logFailedReport(ctx: FarmContext, log: Logger, r: Report | undefined, err: Error) {
+  const jobId = r && 'jobId' in r ? r.jobId : undefined;
+  const tenant = jobId ? await ctx.db.select({ tenantId: jobs.tenantId }).from(jobs).where(eq(jobs.id, jobId)).then(([row]) => row?.tenantId, () => undefined) : undefined;
+  const about = { ...(jobId && jobFields(jobId, tenant)), ...(r && 'workerId' in r && { worker: r.workerId }) };
+  log.with(about).error('could not record a report; it will be retried', { report: r?.type, error: err.message });
 }

@@ -10,6 +10,7 @@ import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { isPrivateHost } from './webhook-url.js';
 import { eq } from 'drizzle-orm';
 import { jobs, tenants, type JobRow } from '../db/schema.js';
+import { jobFields } from '../logger.js';
 import { QUEUE_NAMES } from '../queue/messages.js';
 import type { FarmContext } from './farm-context.js';
 import { jobWithUsage } from './jobs.js';
@@ -20,6 +21,8 @@ export type WebhookEvent = 'start' | 'completed';
 interface Delivery {
   webhookId: string;
   jobId: string;
+  /** For log lines (deliveries queued before it was added lack it). */
+  tenantId?: string;
   event: WebhookEvent;
 }
 
@@ -28,7 +31,7 @@ export async function enqueueWebhook(ctx: FarmContext, job: JobRow, event: Webho
   const filter = job.webhookEventsFilter ?? ['start', 'output', 'logs', 'completed'];
   if (!filter.includes(event)) return;
   const webhookId = `msg_${job.id.slice(4)}_${event}`;
-  const data: Delivery = { webhookId, jobId: job.id, event };
+  const data: Delivery = { webhookId, jobId: job.id, tenantId: job.tenantId, event };
   await ctx.queues.webhooks.add('deliver', data, {
     jobId: webhookId,
     attempts: ctx.config.MALAN_WEBHOOK_ATTEMPTS,
@@ -80,10 +83,10 @@ export function startWebhookDelivery(ctx: FarmContext, connection: import('iored
       if (res.status < 200 || res.status >= 300) {
         throw new Error(`webhook ${row.webhook} answered ${res.status} (attempt ${bullJob.attemptsMade + 1})`);
       }
-      log.info('webhook delivered', { job: jobId, event, status: res.status });
+      log.with(jobFields(jobId, row.tenantId)).info('webhook delivered', { event, status: res.status });
     },
     { connection, prefix: ctx.config.MALAN_QUEUE_PREFIX, concurrency: 8 },
   );
-  worker.on('failed', (job, err) => log.warn('webhook delivery failed', { job: job?.data.jobId, error: err.message }));
+  worker.on('failed', (job, err) => log.with(job ? jobFields(job.data.jobId, job.data.tenantId) : {}).warn('webhook delivery failed', { event: job?.data.event, error: err.message }));
   return worker;
 }

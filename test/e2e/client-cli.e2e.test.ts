@@ -61,7 +61,7 @@ describe('malan client commands', () => {
   let jobId: string;
 
   it('submit uploads the file, submits, waits and prints the job id on the last line', async () => {
-    const res = await malan(['submit', 'transcode', '--file', CLIP, '--set', 'source.file=@1', '--set', 'height=240', '--wait']);
+    const res = await malan(['submit', 'transcode', '--file', CLIP, '--set', 'source.file=@1', '--set', 'height=240', '--name', 'Bug reel 240p', '--wait']);
     expect(res.code, res.stderr).toBe(0);
     jobId = lastLine(res.stdout);
     expect(jobId).toMatch(/^job_[0-9a-z]{26}$/);
@@ -70,15 +70,18 @@ describe('malan client commands', () => {
     expect(res.stderr).toMatch(/100% succeeded/); // stderr is no terminal here: plain lines
     expect(res.stderr).toContain(`${jobId} succeeded`);
     const job = (await api.get(`/v1/jobs/${jobId}`)).body;
-    expect(job).toMatchObject({ status: 'succeeded', input: { height: 240, source: { file: expect.stringMatching(/^file_/) } } });
+    expect(job).toMatchObject({ status: 'succeeded', name: 'Bug reel 240p', input: { height: 240, source: { file: expect.stringMatching(/^file_/) } } });
   });
 
   it('jobs lists it', async () => {
     const res = await malan(['jobs']);
     expect(res.code, res.stderr).toBe(0);
     const [header, ...rows] = res.stdout.trim().split('\n');
-    expect(header).toMatch(/^ID\s+KIND\s+STATUS\s+PROGRESS\s+CREATED$/);
-    expect(rows.find((r) => r.startsWith(jobId))).toMatch(new RegExp(`^${jobId}\\s+transcode\\s+succeeded\\s+100%\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d$`));
+    expect(header).toMatch(/^ID\s+KIND\s+STATUS\s+PROGRESS\s+CREATED\s+NAME$/);
+    expect(rows.find((r) => r.startsWith(jobId))).toMatch(new RegExp(`^${jobId}\\s+transcode\\s+succeeded\\s+100%\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\s+Bug reel 240p$`));
+    const found = await malan(['jobs', '--search', 'bug reel', '--json']);
+    expect((JSON.parse(found.stdout) as Array<{ id: string }>).map((j) => j.id)).toEqual([jobId]);
+    expect(JSON.parse((await malan(['jobs', '--search', 'no such reel', '--json'])).stdout)).toEqual([]);
     const json = await malan(['jobs', '--kind', 'transcode', '--status', 'succeeded', '--json']);
     expect((JSON.parse(json.stdout) as Array<{ id: string }>).map((j) => j.id)).toContain(jobId);
   });
@@ -155,6 +158,7 @@ describe('malan client commands', () => {
       [['watch', 'job_00000000000000000000000000'], {}, 1, /malan: job job_00000000000000000000000000 was not found \(HTTP 404 not_found\)/],
       [['watch'], {}, 2, /watch needs a job id/],
       [['jobs', '--bogus'], {}, 2, /Unknown option '--bogus'/],
+      [['submit', 'transcode', '--file', CLIP, '--set', 'source.file=@1', '--set', 'height=240', '--name', ' '], {}, 2, /--name must be 1 to 200 characters/],
     ];
     for (const [args, extra, code, message] of cases) {
       const res = await malan(args, extra);

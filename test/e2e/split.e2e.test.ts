@@ -72,7 +72,7 @@ it('retries a piece alone when its worker dies (SIGKILL): the other pieces are n
     for (let i = 0; i < 600 && victim < 0; i++) {
       const logs = (await client.get(`/v1/jobs/${job}/logs`)).body as string;
       const m = /piece (\d+)\/\d+ started on worker (wrk_\w+)/.exec(logs);
-      if (m) victim = fragile.workers.findIndex((w, n) => fragile.log(`worker-${n}`).includes(m[2]!.slice(-6)));
+      if (m) victim = fragile.workers.findIndex((w, n) => fragile.log(`worker-${n}`).includes(m[2]!));
       else await new Promise((r) => setTimeout(r, 100));
     }
     expect(victim).toBeGreaterThanOrEqual(0);

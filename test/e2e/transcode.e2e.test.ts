@@ -97,6 +97,21 @@ describe('a transcode through the whole farm', () => {
     const expected = createHmac('sha256', Buffer.from(secret.slice('whsec_'.length), 'base64')).update(`${hook.headers['webhook-id']}.${hook.headers['webhook-timestamp']}.${hook.body}`).digest('base64');
     expect(hook.headers['webhook-signature']).toBe(`v1,${expected}`);
     expect(JSON.parse(hook.body)).toMatchObject({ id, status: 'succeeded' });
+
+    // The processes' own logs: JSON lines a shipper can index, each line about the job tied to it.
+    const op = apiClient(farm.baseUrl, await farm.createKey('ops', true));
+    const tenant = ((await op.get('/v1/admin/tenants')).body.results as Array<{ id: string; name: string }>).find((t) => t.name === 'studio-a')!.id;
+    const { id: workerId, hostname } = ((await op.get('/v1/admin/workers')).body.results as Array<{ id: string; hostname: string }>)[0]!;
+    const workerLog = farm.logRecords('worker-0');
+    expect(workerLog.find((l) => l.msg === 'ready')).toMatchObject({ level: 'info', component: 'worker', worker: workerId, hostname });
+    for (const line of workerLog) expect(line, JSON.stringify(line)).toMatchObject({ worker: workerId, time: expect.stringMatching(/^\d{4}-\d\d-\d\dT.*Z$/) });
+    const aboutJob = (lines: typeof workerLog) => lines.filter((l) => l.job_id === id || JSON.stringify(l).includes(id));
+    expect(aboutJob(workerLog).map((l) => l.msg)).toEqual(expect.arrayContaining(['started', 'succeeded']));
+    for (const line of aboutJob(workerLog)) expect(line, JSON.stringify(line)).toMatchObject({ job_id: id, tenant, worker: workerId });
+    // The API's line for the webhook sent when the job ended.
+    await expect.poll(() => aboutJob(farm.logRecords('serve')).map((l) => l.msg)).toContain('webhook delivered');
+    for (const line of aboutJob(farm.logRecords('serve'))) expect(line, JSON.stringify(line)).toMatchObject({ job_id: id, tenant });
+    expect(farm.log('worker-0') + farm.log('serve')).not.toMatch(/[?&]sig=(?!\[redacted\])/);
   });
 
   it('shows operators the workers, their capabilities and heartbeats; tenants get 403', async () => {
@@ -142,6 +157,15 @@ describe('a transcode through the whole farm', () => {
       expect(job.error.message, name).toMatch(reason);
       expect(job.error.message).not.toContain('/tmp/'); // no paths of the worker leak
       expect(job.attempts, `${name}: bad input is not retried`).toBe(1);
+    }
+  });
+
+  it('logs nothing but JSON lines, to the last one written on SIGTERM (last: it stops the farm)', async () => {
+    await farm.stop();
+    for (const name of ['serve', 'worker-0'] as const) {
+      const lines = farm.logRecords(name);
+      expect(lines.find((l) => l.msg === 'stopping'), name).toMatchObject({ signal: 'SIGTERM' });
+      expect(lines.at(-1), name).toMatchObject({ level: 'info', msg: 'stopped' });
     }
   });
 });

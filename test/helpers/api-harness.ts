@@ -34,7 +34,7 @@ export async function apiHarness(opts: { env?: Record<string, string>; embeddedR
       done();
     },
   });
-  const farm = await openFarm(world.config, BASE, createLogger('api', 'debug', sink));
+  const farm = await openFarm(world.config, BASE, createLogger('api', { level: 'debug', out: sink }));
   if (opts.background) farm.startBackground();
   const app = createApp(farm.ctx, farm.hub);
   const fetchFn = async (url: string, init: RequestInit) => app.request(url, init);

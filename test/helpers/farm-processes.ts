@@ -19,11 +19,16 @@ export interface FarmProcesses {
   /** Runs `malan <args>` with this farm's environment; rejects with its stderr when it fails. */
   cli(args: string[]): Promise<{ stdout: string; stderr: string }>;
   log(name: 'serve' | `worker-${number}`): string;
+  /** The log's lines parsed (JSON, one object a line); throws naming a line that is not. */
+  logRecords(name: 'serve' | `worker-${number}`): LogRecord[];
   stop(): Promise<void>;
 }
 
+export type LogRecord = Record<string, unknown> & { level: string; msg: string; component: string };
+
 function startProcess(args: string[], env: Record<string, string>, logFile: string): ChildProcess {
-  const child = spawn(process.execPath, [cliEntry, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // JSON whatever the shell running the tests says: the helpers below read the logs back.
+  const child = spawn(process.execPath, [cliEntry, ...args], { env: { ...process.env, MALAN_LOG_FORMAT: 'json', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const out = createWriteStream(logFile);
   child.stdout!.pipe(out);
   child.stderr!.pipe(out);
@@ -67,7 +72,7 @@ export async function startFarm(env: Record<string, string>, opts: { workers?: n
       await waitFor(
         () => {
           if (w.exitCode !== null) throw new Error(`worker exited (${w.exitCode}) before it was ready:\n${tail(path.join(home, `worker-${n}.log`))}`);
-          return readFileSafe(path.join(home, `worker-${n}.log`)).includes('] ready');
+          return completeLines(readFileSafe(path.join(home, `worker-${n}.log`))).some((l) => parseRecord(l)?.msg === 'ready');
         },
         60_000,
         () => `worker did not start:\n${tail(path.join(home, `worker-${n}.log`))}`,
@@ -89,6 +94,12 @@ export async function startFarm(env: Record<string, string>, opts: { workers?: n
         });
       }),
     log: (name) => readFileSafe(path.join(home, `${name}.log`)),
+    logRecords: (name) =>
+      completeLines(readFileSafe(path.join(home, `${name}.log`))).map((line) => {
+        const record = parseRecord(line);
+        if (!record) throw new Error(`${name}.log has a line that is not a JSON object: ${line}`);
+        return record;
+      }),
     async stop() {
       await Promise.all([...workers, server].map(stopChild));
     },
@@ -113,6 +124,18 @@ export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs
     await sleep(100);
   }
   throw new Error(`timed out after ${timeoutMs} ms: ${message()}`);
+}
+
+/** The lines written so far, less a last one still being written. */
+const completeLines = (text: string) => text.split('\n').slice(0, -1).filter(Boolean);
+
+function parseRecord(line: string): LogRecord | null {
+  try {
+    const value: unknown = JSON.parse(line);
+    return value && typeof value === 'object' && !Array.isArray(value) ? (value as LogRecord) : null;
+  } catch {
+    return null;
+  }
 }
 
 function readFileSafe(file: string): string {

@@ -5,7 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { tenants } from '../../src/db/schema.js';
 import { reconcileOnce } from '../../src/services/reconciler.js';
 import { recordReport } from '../../src/services/report-recorder.js';
 import { apiHarness, type Harness } from '../helpers/api-harness.js';
@@ -43,7 +45,11 @@ it('re-enqueues what Redis lost, leaves what it holds, and never duplicates', as
   }
   expect(await queue.getJob(canceled)).toBeUndefined(); // canceled work stays gone
   expect((await reconcileOnce(h.farm.ctx, later)).requeued).toEqual([]); // a second pass adds nothing
-  expect(h.logs.join('')).toContain('re-enqueued jobs that the queues had lost');
+  // One line a job, each tied to its job and tenant (the harness's logger writes JSON lines).
+  const [tenant] = await h.farm.ctx.db.select().from(tenants).where(eq(tenants.name, 'studio-a'));
+  const lines = h.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 're-enqueued a job the queues had lost');
+  expect(lines.map((l) => l.job_id).sort()).toEqual([...ids].sort());
+  for (const l of lines) expect(l).toMatchObject({ level: 'warn', component: 'api', tenant: tenant!.id });
 });
 
 it('puts back a job that was running when Redis lost it', async () => {

@@ -57,7 +57,7 @@ export function adminBillingApi(ctx: FarmContext) {
         throw new ApiError('invalid_request', 'the body must be JSON: {"max_concurrent_jobs", "gpu_seconds_per_month", "spending_limit"}');
       });
       await setQuotas(ctx.db, tenant.id, body);
-      ctx.log.info('quotas set', { tenant: tenant.name, by: c.get('principal').tenantName });
+      ctx.log.info('quotas set', { tenant: tenant.id, tenant_name: tenant.name, by: c.get('principal').tenantName });
       return c.json(await quotasView(tenant.id));
     })
     .get('/billing/invoices/:period', async (c) => c.json(await monthAcrossTenants(ctx, parsePeriod(c.req.param('period')))))

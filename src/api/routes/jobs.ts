@@ -4,7 +4,7 @@ import { streamSSE, stream } from 'hono/streaming';
 import { ApiError } from '../api-error.js';
 import type { ApiEnv } from '../auth.js';
 import { TERMINAL_STATUSES, type JobStatus } from '../../db/schema.js';
-import { cancelJob, getJobRow, jobWithUsage, listJobs, submitJob } from '../../services/jobs.js';
+import { cancelJob, getJobRow, jobWithUsage, listJobs, retryJob, submitJob } from '../../services/jobs.js';
 import { listAttempts } from '../../services/job-attempts.js';
 import { listTasks, pauseRender, requeueTask, resumeRender, taskView } from '../../services/render-jobs.js';
 import { findOutput } from '../../services/job-outputs.js';
@@ -32,6 +32,7 @@ export function jobsApi(ctx: FarmContext, hub: JobEventHub) {
     .get('/', async (c) => c.json(await listJobs(ctx, c.get('principal'), c.req.query())))
     .get('/:id', async (c) => c.json(await jobWithUsage(ctx, await getJobRow(ctx, c.get('principal'), c.req.param('id')))))
     .post('/:id/cancel', async (c) => c.json(await cancelJob(ctx, c.get('principal'), c.req.param('id'))))
+    .post('/:id/retry', async (c) => c.json(await retryJob(ctx, c.get('principal'), c.req.param('id')), 201))
     // Render jobs: pause (no new task starts), resume, their tasks, and requeue one.
     .post('/:id/pause', async (c) => c.json(await jobWithUsage(ctx, await pauseRender(ctx, await getJobRow(ctx, c.get('principal'), c.req.param('id'))))))
     .post('/:id/resume', async (c) => c.json(await jobWithUsage(ctx, await resumeRender(ctx, await getJobRow(ctx, c.get('principal'), c.req.param('id'))))))
