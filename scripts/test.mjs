@@ -23,10 +23,11 @@ const reachable = (url) =>
     s.on('connect', () => (s.destroy(), resolve(true)));
   });
 
-// What the suite runs for real: ffmpeg, a redis-server to start when none answers, and Chromium for
-// the player test. Missing ones are installed from Debian's packages when this user may do so.
+// What the suite runs for real: ffmpeg, a redis-server to start when none answers, Chromium for
+// the player test, Blender, and Prometheus (a real server scrapes /metrics). Missing ones are
+// installed from Debian's packages when this user may do so.
 const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-const missing = [['ffmpeg', 'ffmpeg'], ['ffprobe', 'ffmpeg'], ['redis-server', 'redis-server'], ['chromium', 'chromium'], ['blender', 'blender']].filter(([cmd]) => !has(cmd)).map(([, pkg]) => pkg);
+const missing = [['ffmpeg', 'ffmpeg'], ['ffprobe', 'ffmpeg'], ['redis-server', 'redis-server'], ['chromium', 'chromium'], ['blender', 'blender'], ['prometheus', 'prometheus'], ['promtool', 'prometheus']].filter(([cmd]) => !has(cmd)).map(([, pkg]) => pkg);
 if (missing.length) {
   const packages = [...new Set(missing)];
   const sudo = process.getuid?.() === 0 ? [] : ['sudo', '-n'];

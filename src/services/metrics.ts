@@ -8,10 +8,10 @@ import { sql } from 'drizzle-orm';
 import type { GpuReading } from '../capabilities/worker-capabilities.js';
 import { channels } from '../queue/messages.js';
 import { jobs as jobs_ } from '../db/schema.js';
+import type { FarmContext } from './farm-context.js';
 
 /** Bucket bounds (s) of the job wait and run histograms: a second-scale dispatch up to hour-long renders. */
 const JOB_BUCKETS = [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 14_400];
-import type { FarmContext } from './farm-context.js';
 
 const DCGM: Array<[string, string, (g: GpuReading) => number | null]> = [
   ['DCGM_FI_DEV_GPU_UTIL', 'GPU utilization (in %).', (g) => g.utilizationGpuPercent],
@@ -22,6 +22,27 @@ const DCGM: Array<[string, string, (g: GpuReading) => number | null]> = [
   ['DCGM_FI_DEV_POWER_USAGE', 'Power draw (in W).', (g) => g.powerDrawW],
   ['DCGM_FI_DEV_GPU_TEMP', 'GPU temperature (in C).', (g) => g.temperatureC],
 ];
+
+/**
+ * Why a path failed, as a small closed set: the recorded text names files, GPUs and addresses, so
+ * as a label it would make a series per job. The first match wins (an NVENC session refused with
+ * "out of memory" is the consumer cards' session limit, not memory). Patterns are PostgreSQL
+ * regular expressions, matched case-insensitively.
+ */
+const FALLBACK_REASONS: ReadonlyArray<readonly [reason: string, pattern: string]> = [
+  ['encoder_sessions', 'OpenEncodeSessionEx failed: (out of memory|incompatible client key)'],
+  ['gpu_unavailable', 'cannot load|not found|no such file|no cuda-capable device|no capable devices|driver does not support|driver version is insufficient|unsupported device|device creation failed'],
+  ['out_of_memory', 'out of memory|out_of_memory|bad_alloc|failed to allocate|cannot allocate'],
+  ['unsupported', 'not supported|unsupported|impossible to convert|exceeds|no decoder surfaces'],
+];
+
+// A transcode step down keeps ffmpeg's words in `error` (its `reason` is why the path was planned);
+// an ONNX provider's keeps them in `reason`.
+const failureText = sql`coalesce(f->>'error', f->>'reason', '')`;
+const fallbackReasonSql = sql`case ${sql.join(
+  FALLBACK_REASONS.map(([reason, pattern]) => sql`when ${failureText} ~* ${pattern} then ${reason}::text`),
+  sql` `,
+)} else 'other' end`;
 
 interface Heartbeat {
   workerId: string;
@@ -60,11 +81,16 @@ export async function renderMetrics(ctx: FarmContext): Promise<string> {
   const statuses = await ctx.db.execute(sql`select kind, status, count(*)::int as n from jobs group by kind, status`);
   family('malan_jobs', 'Jobs in the database, by kind and status.', 'gauge', rows<{ kind: string; status: string; n: number }>(statuses).map((r) => [{ kind: r.kind, status: r.status }, Number(r.n)]));
 
-  // Every step down from a faster path, as recorded on the jobs: never silent, and counted.
+  // Every step down from a faster path, as recorded on the jobs: never silent, and counted by why.
   const fallbacks = await ctx.db.execute(
-    sql`select f->>'path' as path, count(*)::int as n from jobs, jsonb_array_elements(coalesce(execution->'fallbacks', '[]'::jsonb)) f group by 1`,
+    sql`select f->>'path' as path, ${fallbackReasonSql} as reason, count(*)::int as n from jobs, jsonb_array_elements(coalesce(execution->'fallbacks', '[]'::jsonb)) f group by 1, 2`,
   );
-  family('malan_fallbacks_total', 'Attempts on a path that failed and stepped down to the next, by the path that failed.', 'counter', rows<{ path: string; n: number }>(fallbacks).map((r) => [{ path: r.path }, Number(r.n)]));
+  family(
+    'malan_fallbacks_total',
+    `Attempts on a path that failed and stepped down to the next, by the path that failed and why (${[...FALLBACK_REASONS.map(([r]) => r), 'other'].join(', ')}).`,
+    'counter',
+    rows<{ path: string; reason: string; n: number }>(fallbacks).map((r) => [{ path: r.path, reason: r.reason }, Number(r.n)]),
+  );
   // How long jobs waited for a worker and then ran, by kind (jobs that ended, as histograms).
   for (const [name, help, from, to] of [
     ['malan_job_wait_seconds', 'Time from submission to the first attempt starting, of jobs that ended.', jobs_.createdAt, jobs_.startedAt],

@@ -5,11 +5,24 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { channels } from '../../src/queue/messages.js';
-import { recordReport } from '../../src/services/report-recorder.js';
 import { parseNvidiaSmiXml } from '../../workers/probe/nvidia-smi.js';
 import { apiHarness, type Harness } from '../helpers/api-harness.js';
+import { seedMetricsFarm } from '../helpers/metrics-farm.js';
 import { ASSETS } from '../helpers/test-env.js';
+
+/**
+ * Step-down records as the workers write them: a transcode keeps ffmpeg's line in `error` (its
+ * `reason` is why the path was planned, naming the GPU); an ONNX provider keeps its failure in `reason`.
+ */
+const planned = 'fallback if NVENC fails: Tesla T4 decodes h264 and scales, the CPU encodes H.264';
+const FALLBACKS = [
+  { path: 'nvdec-nvenc', reason: planned, error: '[h264_nvenc] OpenEncodeSessionEx failed: out of memory (10): (no details)' },
+  { path: 'nvdec-nvenc', reason: planned, error: '[hevc_nvenc] OpenEncodeSessionEx failed: incompatible client key (21): (no details)' },
+  { path: 'nvdec-cpu', reason: planned, error: '[AVHWDeviceContext] Cannot load libcuda.so.1' },
+  { path: 'nvdec-cpu', reason: planned, error: 'Conversion failed!' },
+  { path: 'onnx-cuda', reason: 'libonnxruntime_providers_cuda.so not found' },
+  { path: 'onnx-tensorrt', reason: 'CUDA failure 2: out of memory ; GPU=0' },
+];
 
 let h: Harness;
 beforeAll(async () => {
@@ -19,20 +32,7 @@ afterAll(() => h?.close());
 
 it('exposes GPUs as DCGM metrics, queues, jobs and fallbacks in Prometheus text', async () => {
   const gpus = parseNvidiaSmiXml(readFileSync(path.join(ASSETS, 'nvidia-smi/tesla-t4.xml'), 'utf8'));
-  const key = channels.workerHeartbeat(h.world.env.MALAN_QUEUE_PREFIX!, 'wrk_t4');
-  await h.farm.ctx.redis.set(key, JSON.stringify({ workerId: 'wrk_t4', hostname: 'gpu-host-1', kinds: ['transcode'], jobs: [], gpus }), 'EX', 60);
-
-  const a = await h.as('studio-a');
-  const file = (await a.upload(Buffer.from('z'.repeat(10)))).body.id;
-  const id = (await a.post('/v1/jobs', { kind: 'transcode', input: { source: { file }, height: 240 } })).body.id;
-  const at = new Date().toISOString();
-  await recordReport(h.farm.ctx, { type: 'attempt-started', jobId: id, attempt: 1, workerId: 'wrk_t4', at });
-  await recordReport(h.farm.ctx, {
-    type: 'attempt-ended', jobId: id, attempt: 1, workerId: 'wrk_t4', at, outcome: 'succeeded', willRetry: false, error: null, outputs: [],
-    execution: { path: 'cpu', fallbacks: [{ path: 'nvdec-nvenc', reason: 'r', error: 'e' }, { path: 'nvdec-cpu', reason: 'r', error: 'e' }] },
-    usage: { wallSeconds: 1, cpuSeconds: 1, gpuSeconds: 0, gpuModel: 'cpu', gpuUuid: null, outputSeconds: 1 },
-  });
-  await a.post('/v1/jobs', { kind: 'transcode', input: { source: { file }, height: 240 } }); // one left queued
+  await seedMetricsFarm(h, { hostname: 'gpu-host-1', gpus, fallbacks: FALLBACKS });
 
   const res = await h.app.request('/metrics');
   expect(res.status).toBe(200);
@@ -48,8 +48,15 @@ it('exposes GPUs as DCGM metrics, queues, jobs and fallbacks in Prometheus text'
   expect(text).toContain('malan_queue_jobs{queue="transcode",state="prioritized"} 2');
   expect(text).toContain('malan_jobs{kind="transcode",status="succeeded"} 1');
   expect(text).toContain('malan_jobs{kind="transcode",status="queued"} 1');
-  expect(text).toContain('malan_fallbacks_total{path="nvdec-nvenc"} 1');
-  expect(text).toContain('malan_fallbacks_total{path="nvdec-cpu"} 1');
+  // Fallbacks by the path that failed and a reason class: never the recorded text, which names GPUs and files.
+  const fallbacks = text.split('\n').filter((l) => l.startsWith('malan_fallbacks_total{'));
+  expect(fallbacks.sort()).toEqual([
+    'malan_fallbacks_total{path="nvdec-cpu",reason="gpu_unavailable"} 1',
+    'malan_fallbacks_total{path="nvdec-cpu",reason="other"} 1',
+    'malan_fallbacks_total{path="nvdec-nvenc",reason="encoder_sessions"} 2',
+    'malan_fallbacks_total{path="onnx-cuda",reason="gpu_unavailable"} 1',
+    'malan_fallbacks_total{path="onnx-tensorrt",reason="out_of_memory"} 1',
+  ]);
   // The ledger: 1 CPU-second billed to the tenant, at the default 0.0001 a second.
   expect(text).toContain('malan_billed_quantity_total{meter="cpu_seconds",billed_to="tenant",gpu_model=""} 1');
   expect(text).toContain('malan_billed_amount_total{billed_to="tenant",currency="USD"} 0.0001');
