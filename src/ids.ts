@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 
 const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
 
-export type IdPrefix = 'file' | 'job' | 'ten' | 'key' | 'wrk' | 'msg' | 'mdl' | 'price';
+export type IdPrefix = 'file' | 'job' | 'ten' | 'key' | 'wrk' | 'msg' | 'mdl' | 'price' | 'live';
 
 export function newId(prefix: IdPrefix, now = Date.now()): string {
   let time = '';

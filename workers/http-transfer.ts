@@ -10,12 +10,24 @@ import type { TransferDoor } from '../src/jobs/job-runtime.js';
 import { JobError } from '../src/jobs/job-error.js';
 import type { JobPayload } from '../src/queue/messages.js';
 
-async function download(url: string, dest: string, signal: AbortSignal): Promise<number> {
+export async function download(url: string, dest: string, signal: AbortSignal): Promise<number> {
   const res = await fetch(url, { signal });
   if (res.status === 404) throw new JobError('source_not_found', 'the file is gone from the farm');
   if (!res.ok || !res.body) throw new Error(`fetching a file failed: HTTP ${res.status}`);
   await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(dest), { signal });
   return (await stat(dest)).size;
+}
+
+/** PUTs a file to a signed URL, streamed, with its size declared so the farm can refuse it early. */
+export async function uploadFile(url: string, source: string, contentType: string, signal: AbortSignal): Promise<Response> {
+  const size = (await stat(source)).size;
+  return fetch(url, {
+    method: 'PUT',
+    headers: { 'content-type': contentType, 'content-length': String(size) },
+    body: Readable.toWeb(createReadStream(source)) as ReadableStream,
+    duplex: 'half',
+    signal,
+  } as RequestInit);
 }
 
 export function httpTransfer(job: Pick<JobPayload, 'fileUrls' | 'localFiles' | 'uploadUrl'>, attempt: number, opts: { readLocal: boolean }): TransferDoor {
@@ -36,14 +48,7 @@ export function httpTransfer(job: Pick<JobPayload, 'fileUrls' | 'localFiles' | '
       return (await door.share(name, source, contentType, signal)).file;
     },
     async share(name, source, contentType, signal) {
-      const size = (await stat(source)).size;
-      const res = await fetch(`${job.uploadUrl}&name=${encodeURIComponent(name)}&attempt=${attempt}`, {
-        method: 'PUT',
-        headers: { 'content-type': contentType, 'content-length': String(size) },
-        body: Readable.toWeb(createReadStream(source)) as ReadableStream,
-        duplex: 'half',
-        signal,
-      } as RequestInit);
+      const res = await uploadFile(`${job.uploadUrl}&name=${encodeURIComponent(name)}&attempt=${attempt}`, source, contentType, signal);
       if (!res.ok) throw new Error(`storing ${name} failed: HTTP ${res.status} ${await res.text()}`);
       const stored = (await res.json()) as { id: string; url: string };
       return { file: stored.id, url: stored.url };

@@ -16,6 +16,7 @@ import { CancelWatch } from './cancel-watch.js';
 import { createProcessor } from './job-processor.js';
 import { createChunkProcessor } from './chunk-processor.js';
 import { createRenderTaskProcessor } from './render-task-processor.js';
+import { createLiveSegmentProcessor } from './live-segment-processor.js';
 import { kindRunners } from './kind-runners.js';
 import { probeWorker } from './probe/probe-worker.js';
 import { readGpus } from './probe/nvidia-smi.js';
@@ -92,6 +93,19 @@ export async function runWorker(config: Config, opts: WorkerOptions): Promise<{ 
       }),
     );
   }
+  // Live segments: their own queue and slots, so a segment never waits behind a batch job here.
+  const served: string[] = [...kinds];
+  if (kinds.includes('transcode')) {
+    const liveProcessor = createLiveSegmentProcessor(shared);
+    const liveQueues = [QUEUE_NAMES.live, ...(caps.videoAcceleration?.nvdecCodecs.includes('hevc') ? [QUEUE_NAMES.liveGpu] : [])];
+    for (const name of liveQueues) {
+      const liveConnection = redisConnection(redisUrl, `malan-worker-${workerId}-${name}`);
+      kindConnections.push(liveConnection);
+      workers.push(new Worker(name, liveProcessor, { connection: liveConnection, prefix, concurrency: config.MALAN_LIVE_CONCURRENCY, lockDuration: config.MALAN_LOCK_MS, stalledInterval: config.MALAN_STALLED_INTERVAL_MS, maxStalledCount: 1 }));
+    }
+    served.push('live');
+    if (liveQueues.length === 1) log.info('live: 8K sources (above 2160p) are left to workers with NVDEC for HEVC', { reason: caps.videoAcceleration ? 'NVDEC did not decode hevc in the probe' : 'no GPU video path' });
+  }
   for (const w of workers) w.on('error', (err) => log.error('queue error', { error: err.message }));
 
   const heartbeatKey = channels.workerHeartbeat(prefix, workerId);
@@ -100,13 +114,13 @@ export async function runWorker(config: Config, opts: WorkerOptions): Promise<{ 
     // Fresh GPU readings (utilisation, memory, temperature, power) ride on every heartbeat.
     if (caps.gpus.length) gpus = (await readGpus((cmd, args) => runCommand(cmd, args, 5000), opts.gpu)).gpus;
     await connection
-      .set(heartbeatKey, JSON.stringify({ workerId, hostname: os.hostname(), pid: process.pid, kinds, jobs: cancels.runningJobs(), gpus, at: new Date().toISOString() }), 'EX', 15)
+      .set(heartbeatKey, JSON.stringify({ workerId, hostname: os.hostname(), pid: process.pid, kinds: served, jobs: cancels.runningJobs(), gpus, at: new Date().toISOString() }), 'EX', 15)
       .catch((err: Error) => log.warn('heartbeat failed', { error: err.message }));
   };
   await beat();
   const heartbeat = setInterval(() => void beat(), 5000);
-  await reporter.send({ type: 'worker-up', workerId, hostname: os.hostname(), pid: process.pid, kinds, capabilities: { ...caps, tags: config.MALAN_WORKER_TAGS.split(',').filter(Boolean) }, at: new Date().toISOString() });
-  log.info('ready', { kinds, concurrency: opts.concurrency, redis: redisUrl.replace(/\/\/[^@]*@/, '//***@'), prefix });
+  await reporter.send({ type: 'worker-up', workerId, hostname: os.hostname(), pid: process.pid, kinds: served, capabilities: { ...caps, tags: config.MALAN_WORKER_TAGS.split(',').filter(Boolean) }, at: new Date().toISOString() });
+  log.info('ready', { kinds: served, concurrency: opts.concurrency, redis: redisUrl.replace(/\/\/[^@]*@/, '//***@'), prefix });
 
   let stopping: Promise<void> | null = null;
   return {

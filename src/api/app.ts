@@ -21,6 +21,7 @@ import { modelsApi } from './routes/models.js';
 import { predictionsApi } from './routes/predictions.js';
 import { inferenceV2Api } from './routes/inference-v2.js';
 import { consoleApi } from './routes/console.js';
+import { liveApi, liveIngestApi, livePlaybackApi } from './routes/live.js';
 import { consoleDataApi } from './routes/console-data.js';
 import { BOARD_PATH, boardSessionApi, queueBoardApi } from './routes/queue-board.js';
 import type { FarmContext } from '../services/farm-context.js';
@@ -60,6 +61,9 @@ export function createApp(ctx: FarmContext, hub: JobEventHub) {
   app.route('/v1/files', fileContentApi(ctx));
   // Keyless playback links carry their own signature (players cannot send a key).
   app.route('/v1/playback', playbackApi(ctx));
+  // Encoders carry the channel's stream key, players a signed token: neither sends an API key.
+  app.route('/v1/live/channels', liveIngestApi(ctx));
+  app.route('/v1/live/play', livePlaybackApi(ctx));
   // Browser players (hls.js) send the key in a header, so their requests are preflighted.
   app.use('/v1/*', cors({ origin: '*', allowHeaders: ['Authorization', 'Content-Type', 'Range', 'Idempotency-Key', 'Prefer'], exposeHeaders: ['Content-Length', 'Content-Range', 'Accept-Ranges', 'ETag'], maxAge: 600 }));
   app.use('/v1/*', requireKey(ctx));
@@ -72,6 +76,7 @@ export function createApp(ctx: FarmContext, hub: JobEventHub) {
   app.route('/v1/models', modelsApi(ctx, hub));
   app.route('/v1/predictions', predictionsApi(ctx, hub));
   app.route('/v1/console', consoleDataApi(ctx));
+  app.route('/v1/live', liveApi(ctx));
   app.use('/v2/*', requireKey(ctx));
   app.route('/v2', inferenceV2Api(ctx, hub));
   return app;

@@ -13,6 +13,7 @@ import { redisConnection } from '../queue/redis.js';
 import { releaseEmbeddedRedis, resolveRedisUrl } from '../redis/embedded-redis.js';
 import type { FarmContext } from '../services/farm-context.js';
 import { JobEventHub } from '../services/job-events.js';
+import { startLiveSweeper } from '../services/live-publisher.js';
 import { startReconciler } from '../services/reconciler.js';
 import { startReportRecorder } from '../services/report-recorder.js';
 import { loadSecret, UrlSigner } from '../services/url-signer.js';
@@ -64,7 +65,8 @@ export async function openFarm(config: Config, baseUrl: string, log: Logger): Pr
       const stopReconciler = startReconciler(ctx);
       const stopStorageMeter = startStorageMeter(ctx.db, config, log.child('billing'));
       const stopExport = startOutboxExport(ctx.db, config, log.child('billing'));
-      stops.push(stopReconciler, stopStorageMeter, stopExport, () => recorder.close(), () => webhooks.close());
+      const stopLive = startLiveSweeper(ctx);
+      stops.push(stopLive, stopReconciler, stopStorageMeter, stopExport, () => recorder.close(), () => webhooks.close());
     },
     async close() {
       for (const stop of stops) await stop();

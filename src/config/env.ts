@@ -60,6 +60,10 @@ export const envSchema = z.object({
   MALAN_ONNX_MEMORY_MB: positiveInt.default(4096),
   /** Predictions a worker takes at once (they wait on its one ONNX session host, which batches them). */
   MALAN_INFERENCE_CONCURRENCY: positiveInt.default(32),
+  /** Live segments a worker encodes at once (each runs one ffmpeg per rung). */
+  MALAN_LIVE_CONCURRENCY: positiveInt.default(2),
+  /** The largest live segment ingest takes (an 8K HEVC 2 s segment at 100 Mb/s is about 25 MB). */
+  MALAN_LIVE_MAX_SEGMENT_BYTES: positiveInt.default(100 * 1024 * 1024),
   /** Labels of this worker (comma-separated, e.g. "studio-a,fast-disk") that render tasks may require. */
   MALAN_WORKER_TAGS: z
     .string()

@@ -9,6 +9,7 @@ import type { Readable, Writable } from 'node:stream';
 import ffmpeg from 'fluent-ffmpeg';
 import { inputHardeningArgs } from './input-hardening.js';
 import type { MediaProbe } from './media-probe.js';
+import { parseSegmentProbe, type SegmentProbe } from './segment-probe.js';
 import { parseFfprobeJson } from './parse-ffprobe.js';
 import { parseBenchLine, ProgressParser, type FfmpegProgress } from './ffmpeg-output.js';
 import { observeChild } from './child-cpu.js';
@@ -221,17 +222,30 @@ export interface ProbeOptions {
 }
 
 /** ffprobe with the input hardening flags: a playlist or concat file cannot make it read anything else. */
-export async function probeMedia(file: string, opts: ProbeOptions = {}): Promise<MediaProbe> {
-  const args = ['-v', 'error', ...inputHardeningArgs(), '-of', 'json', '-show_format', '-show_streams', '-i', file];
+export function probeMedia(file: string, opts: ProbeOptions = {}): Promise<MediaProbe> {
+  return runFfprobe(['-show_format', '-show_streams'], file, opts, parseFfprobeJson);
+}
+
+/**
+ * A live segment as it arrives: what the ladder and the playlists need (size, codec, profile and
+ * level for CODECS, where its timeline starts), read quickly from the packet headers.
+ */
+export function probeSegment(file: string, opts: ProbeOptions = {}): Promise<SegmentProbe> {
+  const entries = 'format=start_time,duration,size:stream=codec_type,codec_name,profile,level,width,height,avg_frame_rate';
+  return runFfprobe(['-show_entries', entries], file, opts, parseSegmentProbe);
+}
+
+async function runFfprobe<T>(show: string[], file: string, opts: ProbeOptions, parse: (raw: unknown) => T): Promise<T> {
+  const args = ['-v', 'error', ...inputHardeningArgs(), '-of', 'json', ...show, '-i', file];
   let cpu: Promise<number | null> = Promise.resolve(null);
-  const probed = new Promise<MediaProbe>((resolve, reject) => {
+  const probed = new Promise<T>((resolve, reject) => {
     const child = execFile(opts.ffprobePath ?? 'ffprobe', args, { signal: opts.signal, maxBuffer: 32 * 1024 * 1024 }, (err, stdout, stderr) => {
       if (err) {
         const reason = stderr.trim().split('\n').pop() || err.message;
         return reject(new ProbeError(reason.replace(file, 'the file')));
       }
       try {
-        resolve(parseFfprobeJson(JSON.parse(stdout)));
+        resolve(parse(JSON.parse(stdout)));
       } catch (e) {
         reject(new ProbeError(`ffprobe output could not be read: ${(e as Error).message}`));
       }

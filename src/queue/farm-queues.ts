@@ -5,7 +5,7 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { JOB_KINDS, type JobKind } from '../jobs/registry.js';
-import { QUEUE_NAMES, type RenderTaskPayload } from './messages.js';
+import { QUEUE_NAMES, type LiveSegmentPayload, type RenderTaskPayload } from './messages.js';
 
 export const KEEP_COMPLETED = { age: 3600, count: 10_000 };
 export const KEEP_FAILED = { age: 7 * 24 * 3600 };
@@ -15,6 +15,9 @@ export class FarmQueues {
   readonly reports: Queue;
   readonly webhooks: Queue;
   readonly chunks: Queue;
+  /** Live segments (never behind batch work), and those only NVDEC workers can keep up with. */
+  readonly live: Queue<LiveSegmentPayload>;
+  readonly liveGpu: Queue<LiveSegmentPayload>;
   /** Render tasks (the `render` kind's queue holds tasks, not jobs). */
   get render(): Queue<RenderTaskPayload> {
     return this.byKind.render as Queue<RenderTaskPayload>;
@@ -29,10 +32,12 @@ export class FarmQueues {
     this.reports = make(QUEUE_NAMES.reports);
     this.webhooks = make(QUEUE_NAMES.webhooks);
     this.chunks = make(QUEUE_NAMES.chunks);
+    this.live = make(QUEUE_NAMES.live) as Queue<LiveSegmentPayload>;
+    this.liveGpu = make(QUEUE_NAMES.liveGpu) as Queue<LiveSegmentPayload>;
   }
 
   all(): Queue[] {
-    return [...Object.values(this.byKind), this.reports, this.webhooks, this.chunks];
+    return [...Object.values(this.byKind), this.reports, this.webhooks, this.chunks, this.live, this.liveGpu];
   }
 
   async close(): Promise<void> {

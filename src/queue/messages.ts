@@ -5,6 +5,7 @@
 import type { JobErrorCode } from '../jobs/job-error.js';
 import type { ExtraMeters, LogLine } from '../db/schema.js';
 import type { ResolvedManifest } from '../models/manifest.js';
+import type { LiveRung, SegmentProbe, SegmentRungResult } from '../db/live-schema.js';
 
 export const QUEUE_NAMES = {
   transcode: 'transcode',
@@ -14,6 +15,10 @@ export const QUEUE_NAMES = {
   chunks: 'transcode-chunks',
   render: 'render',
   webhooks: 'webhooks',
+  /** Live segments: their own queue, so a segment never waits behind batch work. */
+  live: 'live',
+  /** Live segments only workers with NVDEC for the source can keep up with (8K HEVC). */
+  liveGpu: 'live-gpu',
 } as const;
 
 /** The data of a BullMQ job on a kind queue. Workers need nothing else: no database, no shared disk. */
@@ -85,6 +90,21 @@ export interface RenderTaskPayload {
   timeoutSeconds: number;
   /** For the assembly: every rendered frame, in order, and where to fetch it. */
   frames?: Array<{ frame: number; url: string; name: string }>;
+}
+
+/** One segment of a live channel on the `live` queue: transcode it into every rung before its deadline. */
+export interface LiveSegmentPayload {
+  channelId: string;
+  tenantId: string;
+  seq: number;
+  duration: number;
+  /** Signed GET of the source segment. */
+  sourceUrl: string;
+  deadlineAt: string;
+  rungs: LiveRung[];
+  probe: SegmentProbe;
+  /** Signed PUT per rung name. */
+  uploadUrls: Record<string, string>;
 }
 
 export const renderAttempt = (index: number, generation: number, run: number) => (index + 1) * 1000 + generation * 10 + Math.min(run, 9);
@@ -160,6 +180,21 @@ export type Report =
     }
   /** A running attempt's usage since its previous report: a crash still leaves the time counted. */
   | { type: 'usage'; jobId: string; attempt: number; workerId: string; sequence: number; at: string; usage: UsageReport }
+  | { type: 'live-segment-started'; channelId: string; seq: number; workerId: string; at: string }
+  | {
+      type: 'live-segment-ended';
+      channelId: string;
+      seq: number;
+      workerId: string;
+      at: string;
+      /** skipped: past its deadline before a worker could start it (not worth encoding). */
+      outcome: 'done' | 'failed' | 'skipped';
+      path: string;
+      rungs: SegmentRungResult[];
+      error: string | null;
+      /** A GPU path that failed and stepped down to the CPU, with why. */
+      fallback: { path: string; error: string } | null;
+    }
   | { type: 'worker-up'; workerId: string; hostname: string; pid: number; kinds: string[]; capabilities: unknown; at: string }
   | { type: 'worker-down'; workerId: string; at: string };
 
@@ -178,6 +213,8 @@ export function reportId(r: Report): string | undefined {
       return `task-started.${r.jobId}.${r.attempt}`;
     case 'task-ended':
       return `task-ended.${r.jobId}.${r.attempt}`;
+    case 'live-segment-ended':
+      return `live-ended.${r.channelId}.${r.seq}`;
     default:
       return undefined; // progress and worker events are fine to record twice
   }

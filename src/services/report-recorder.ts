@@ -16,6 +16,7 @@ import type { FarmContext } from './farm-context.js';
 import { publishJobEvent } from './job-events.js';
 import { enqueueWebhook } from './webhooks.js';
 import { recordTaskEnded, recordTaskProgress, recordTaskStarted } from './render-recorder.js';
+import { recordSegmentEnded, recordSegmentStarted } from './live-publisher.js';
 
 type Ended = Extract<Report, { type: 'attempt-ended' }>;
 
@@ -51,6 +52,10 @@ export async function recordReport(ctx: FarmContext, r: Report): Promise<void> {
       return recordTaskProgress(ctx, r);
     case 'task-ended':
       return recordTaskEnded(ctx, r);
+    case 'live-segment-started':
+      return recordSegmentStarted(ctx, r);
+    case 'live-segment-ended':
+      return recordSegmentEnded(ctx, r);
     case 'worker-up': {
       const row = { hostname: r.hostname, pid: r.pid, kinds: r.kinds, capabilities: r.capabilities, status: 'up' as const, lastSeenAt: new Date(r.at) };
       await ctx.db

@@ -60,6 +60,11 @@ export class LocalDiskStorage implements Storage {
     await rm(this.pathOf(key), { force: true });
   }
 
+  async deletePrefix(prefix: string): Promise<void> {
+    if (!prefix.endsWith('/')) throw new Error(`a prefix to delete is a folder ending in "/": ${prefix}`);
+    await rm(this.pathOf(prefix.slice(0, -1)), { recursive: true, force: true });
+  }
+
   localPath(key: string): string {
     return this.pathOf(key);
   }

@@ -21,6 +21,8 @@ export interface Storage {
   read(key: string, range?: ByteRange): Readable;
   size(key: string): Promise<number | null>;
   delete(key: string): Promise<void>;
+  /** Deletes every object whose key starts with `prefix` (a folder: ends with "/"). */
+  deletePrefix(prefix: string): Promise<void>;
   /** A local path for the object when the backend has one (lets ffmpeg read without copying). */
   localPath(key: string): string | null;
 }

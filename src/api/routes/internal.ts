@@ -16,6 +16,7 @@ import { createKey } from '../../services/keys.js';
 import { addModelFromFiles } from '../../services/model-import.js';
 import type { FarmContext } from '../../services/farm-context.js';
 import { TooLargeError } from '../../storage/storage.js';
+import { rungKey, sourceKey } from '../../services/live-ingest.js';
 
 /** An output's name is a relative path (`hls/v0/seg_00001.m4s`): segments start with a letter or digit, so no `..` and no hidden files. */
 export const OUTPUT_NAME = /^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,127}\/){0,4}[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -54,6 +55,26 @@ export function internalApi(ctx: FarmContext) {
       if (!row) throw new ApiError('not_found', `no output ${name} of attempt ${attempt}`);
       await ctx.storage.delete(row.storageKey);
       return c.body(null, 204);
+    })
+    // A live segment's source for the worker encoding it, and each rung it sends back.
+    .get('/live/:channel/in/:name', async (c) => {
+      const { channel, name } = c.req.param();
+      if (!ctx.signer.verify('GET', `/internal/live/${channel}/in/${name}`, c.req.query('expires'), c.req.query('sig'))) throw new ApiError('forbidden', 'the URL is not valid or has expired');
+      const key = sourceKey(channel, name);
+      if ((await ctx.storage.size(key)) === null) throw new ApiError('not_found', `segment ${name} is gone (past its deadline, or the channel was deleted)`);
+      return c.body(Readable.toWeb(ctx.storage.read(key)) as ReadableStream, 200, { 'Content-Type': 'video/mp2t' });
+    })
+    .put('/live/:channel/out/:seq/:rung', async (c) => {
+      const { channel, seq, rung } = c.req.param();
+      if (!ctx.signer.verify('PUT', `/internal/live/${channel}/out/${seq}/${rung}`, c.req.query('expires'), c.req.query('sig'))) throw new ApiError('forbidden', 'the upload URL is not valid or has expired');
+      if (!c.req.raw.body) throw new ApiError('invalid_request', 'empty body');
+      try {
+        const stored = await ctx.storage.put(rungKey(channel, rung, Number(seq)), Readable.fromWeb(c.req.raw.body as import('node:stream/web').ReadableStream), { maxBytes: ctx.config.MALAN_LIVE_MAX_SEGMENT_BYTES });
+        return c.json({ size: stored.size }, 201);
+      } catch (err) {
+        if (err instanceof TooLargeError) throw new ApiError('payload_too_large', err.message);
+        throw err;
+      }
     })
     .post('/keys', async (c) => {
       requireAdmin(ctx, c.req.header('authorization'));

@@ -24,13 +24,13 @@ export function parseBitrate(value: string): number {
   return Math.round(Number(value.slice(0, -1)) * unit);
 }
 
-const bitrateSchema = (field: string) =>
+export const bitrateSchema = (field: string) =>
   z
     .string({ error: `${field} must be a string like "2500k" or "5M"` })
     .regex(BITRATE_PATTERN, { error: `${field} must look like "2500k" or "5M" (a number followed by k or M)` });
 
 // Even: 4:2:0 chroma is subsampled by two, so H.264 in 4:2:0 cannot code an odd height.
-const heightSchema = z
+export const heightSchema = z
   .number({ error: 'height must be a number of pixels' })
   .int({ error: 'height must be a whole number of pixels' })
   .min(16, { error: 'height must be at least 16' })
