@@ -32,3 +32,32 @@ export interface WorkerView {
   last_heartbeat_at: string | null;
   stopped_at: string | null;
 }
+
+/**
+ * A live channel as GET /v1/live/channels gives it, as far as the Live page reads it. The stream
+ * (console-data.ts) assigns the service's view to this type, so tsc reports any drift between them.
+ */
+export interface LiveChannelView {
+  id: string;
+  name: string | null;
+  status: 'idle' | 'live' | 'ended';
+  rungs: Array<{ name: string; width: number; height: number; bitrate: number; passthrough: boolean }> | null;
+  segment_duration: number;
+  window_size: number;
+  deadline_factor: number;
+  ingest_url: string;
+  playback_url: string;
+  metrics: {
+    segments: { published: number; gaps: number; pending: number; late_discarded: number };
+    deadline_misses: number;
+    gaps_by_reason: Record<string, number>;
+    latency_seconds: { p50: number | null; p95: number | null; p99: number | null };
+    queue_wait_seconds: { p50: number | null; p95: number | null };
+    realtime_factor: Record<string, { p50: number; max: number }>;
+  };
+  /** Why no segment can be encoded now (no worker that takes live segments is up), or null. */
+  waiting_for_worker: string | null;
+  created_at: string;
+  started_at: string | null;
+  ended_at: string | null;
+}

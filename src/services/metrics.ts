@@ -9,6 +9,7 @@ import type { GpuReading } from '../capabilities/worker-capabilities.js';
 import { channels } from '../queue/messages.js';
 import { jobs as jobs_ } from '../db/schema.js';
 import type { FarmContext } from './farm-context.js';
+import { liveMetricFamilies } from './live-prom.js';
 
 /** Bucket bounds (s) of the job wait and run histograms: a second-scale dispatch up to hour-long renders. */
 const JOB_BUCKETS = [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 14_400];
@@ -54,9 +55,10 @@ interface Heartbeat {
 
 export async function renderMetrics(ctx: FarmContext): Promise<string> {
   const out: string[] = [];
-  const family = (name: string, help: string, type: 'gauge' | 'counter', samples: Array<[Record<string, string>, number]>) => {
+  const family = (name: string, help: string, type: 'gauge' | 'counter' | 'summary', samples: Array<[Record<string, string>, number]>) => {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    for (const [labels, value] of samples) out.push(`${name}${labelText(labels)} ${value}`);
+    // A summary's _sum and _count come as samples labelled __suffix.
+    for (const [{ __suffix: suffix = '', ...labels }, value] of samples) out.push(`${name}${suffix}${labelText(labels)} ${value}`);
   };
 
   const beats = await heartbeats(ctx);
@@ -116,6 +118,7 @@ export async function renderMetrics(ctx: FarmContext): Promise<string> {
   const ledger = rows<{ meter: string; billed_to: string; gpu_model: string; q: number; micros: number }>(billed);
   family('malan_billed_quantity_total', 'Usage rated into the ledger, in each meter\'s unit, by who pays.', 'counter', ledger.map((r) => [{ meter: r.meter, billed_to: r.billed_to, gpu_model: r.gpu_model }, Number(r.q)]));
   family('malan_billed_amount_total', `Charges in the ledger, in ${ctx.config.MALAN_CURRENCY}, by who pays (platform: the farm's own cost).`, 'counter', sumBy(ledger, (r) => r.billed_to, (r) => Number(r.micros) / 1e6).map(([billedTo, v]) => [{ billed_to: billedTo, currency: ctx.config.MALAN_CURRENCY }, v]));
+  await liveMetricFamilies(ctx, family);
   return `${out.join('\n')}\n`;
 }
 

@@ -157,7 +157,7 @@ describe('operator console in a real browser', () => {
     const context = await (await browser()).newContext({ viewport: { width: 1366, height: 900 } });
     const page = await context.newPage();
     await signIn(page, studioKey);
-    expect(await page.$$eval('nav a', (as) => as.map((a) => a.textContent))).toEqual(['Overview', 'Jobs', 'Billing']);
+    expect(await page.$$eval('nav a', (as) => as.map((a) => a.textContent))).toEqual(['Overview', 'Jobs', 'Live', 'Billing']);
     expect(await page.textContent('[data-role]')).toContain('tenant');
     await page.evaluate(() => (location.hash = '/workers'));
     await expect.poll(() => page.textContent('main [role=alert]')).toMatch(/for operators/);

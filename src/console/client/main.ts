@@ -1,6 +1,6 @@
 /**
  * The console shell: sign-in with an API key, the navigation, hash routes (#/overview, #/jobs,
- * #/jobs/<id>, #/workers, #/billing), the theme, and a live/reconnecting indicator. Each screen is
+ * #/jobs/<id>, #/live, #/live/<id>, #/workers, #/billing), the theme, and a live/reconnecting indicator. Each screen is
  * a function that draws into the main area and stops its streams when the route changes.
  */
 import { api, ApiFailure, session } from './api.js';
@@ -8,14 +8,17 @@ import { billingView } from './billing-view.js';
 import { clear, h } from './dom.js';
 import { jobDetailView } from './job-detail-view.js';
 import { jobsView } from './jobs-view.js';
+import { liveChannelView, liveView } from './live-view.js';
 import { overviewView } from './overview-view.js';
 import type { Me, Overview } from './types.js';
 import type { View } from './view.js';
 import { workersView } from './workers-view.js';
 
-const ROUTES: Array<{ path: string; title: string; view: View; operator?: boolean }> = [
+/** `detail` draws `#/<path>/<id>`; a route without one ignores the id. */
+const ROUTES: Array<{ path: string; title: string; view: View; detail?: View; operator?: boolean }> = [
   { path: 'overview', title: 'Overview', view: overviewView },
-  { path: 'jobs', title: 'Jobs', view: jobsView },
+  { path: 'jobs', title: 'Jobs', view: jobsView, detail: jobDetailView },
+  { path: 'live', title: 'Live', view: liveView, detail: liveChannelView },
   { path: 'workers', title: 'Workers', view: workersView, operator: true },
   { path: 'billing', title: 'Billing', view: billingView },
 ];
@@ -115,7 +118,7 @@ function shell(me: Me) {
       live.textContent = s;
     };
     setLive('connecting');
-    const view = id && r.path === 'jobs' ? jobDetailView : r.view;
+    const view = (id && r.detail) || r.view;
     view({ root: main, me, params: new URLSearchParams(query), signal: leave.signal, setLive, toast }, id && decodeURIComponent(id));
     document.title = `${r.title} · Malan`;
   };

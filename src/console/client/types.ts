@@ -1,10 +1,11 @@
 /** The shapes the console reads: the console's own from the API's definitions, the public job shape as far as the pages use it. */
-import type { GpuReading, Overview, WorkerView } from '../console-shapes.js';
+import type { GpuReading, LiveChannelView, Overview, WorkerView } from '../console-shapes.js';
 
 export type { Overview };
 export type Me = Pick<Overview, 'role' | 'tenant'>;
 export type Gpu = GpuReading;
 export type Worker = WorkerView;
+export type LiveChannel = LiveChannelView;
 export interface JobOutput {
   name?: string;
   file: string;
