@@ -62,6 +62,14 @@ async function signIn(page: Page) {
 }
 const shot = (page: Page, name: string) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
 const videoTime = (page: Page) => page.$eval('video[data-player=live]', (v) => (v as HTMLVideoElement).currentTime);
+/** Seconds of media the element actually played (its `played` ranges), seeks not counted. */
+const playedSeconds = (page: Page) =>
+  page.$eval('video[data-player=live]', (el) => {
+    const { played } = el as HTMLVideoElement;
+    let total = 0;
+    for (let i = 0; i < played.length; i++) total += played.end(i) - played.start(i);
+    return total;
+  });
 const ingestRunning = () => encoder!.exitCode === null && encoder!.signalCode === null;
 
 describe('the Live page in a real browser', () => {
@@ -93,6 +101,8 @@ describe('the Live page in a real browser', () => {
     expect(ingestRunning(), `the encoder ended before playback began:\n${encoderLog}`).toBe(true);
     await expect.poll(() => videoTime(page), { timeout: 20_000 }).toBeGreaterThan(t1 + 2);
     expect(ingestRunning(), `the encoder ended while the player was being read:\n${encoderLog}`).toBe(true);
+    // Played, not jumped: hls.js may seek forward to the live edge, which moves currentTime too.
+    expect(await playedSeconds(page)).toBeGreaterThan(2);
 
     // The farm's figures for the channel: ingest → published latency and each rung's real-time factor.
     expect(await page.textContent('[data-figure=latency]')).toMatch(/^\d.* \/ \d.* \/ \d/);

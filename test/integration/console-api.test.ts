@@ -76,23 +76,40 @@ describe('overview and stream', () => {
   });
 
   it('streams the open view as SSE, and refuses workers to tenants and unknown views', async () => {
-    const key = await h.key('console-studio');
-    const res = await raw('/v1/console/stream?view=jobs&q=mine', { headers: { authorization: `Bearer ${key}` } });
-    expect(res.status).toBe(200);
-    expect(res.headers.get('content-type')).toContain('text/event-stream');
-    const reader = res.body!.getReader();
-    let text = '';
-    while (!text.includes('\n\n')) text += new TextDecoder().decode((await reader.read()).value);
-    await reader.cancel();
-    expect(text).toMatch(/^event: jobs/m);
-    const page = JSON.parse(/^data: (.*)$/m.exec(text)![1]!);
+    const page = await firstEvent('/v1/console/stream?view=jobs&q=mine', 'console-studio', 'jobs');
     expect(page.results.map((j: { name: string }) => j.name)).toEqual(['mine']);
     expect((await studio.get('/v1/console/stream?view=workers')).status).toBe(403);
     expect((await studio.get('/v1/console/stream?view=everything')).status).toBe(400);
     expect((await studio.get('/v1/console/stream?view=jobs&status=exploded')).status).toBe(400);
     expect((await h.anonymous.get('/v1/console/overview')).status).toBe(401);
   });
+
+  it('streams the caller\'s own live channels, or one of them, with their figures', async () => {
+    const mine = (await studio.post('/v1/live/channels', { name: 'studio feed' })).body;
+    const theirs = (await other.post('/v1/live/channels', { name: 'other feed' })).body;
+    const all = await firstEvent('/v1/console/stream?view=live', 'console-studio', 'live');
+    expect(all.results.map((c: { id: string }) => c.id)).toEqual([mine.id]);
+    expect(all.results[0]).toMatchObject({ name: 'studio feed', status: 'idle', rungs: null, metrics: { deadline_misses: 0, latency_seconds: { p50: null } } });
+    const one = await firstEvent(`/v1/console/stream?view=live&channel=${mine.id}`, 'console-studio', 'live');
+    expect(one.results).toEqual([expect.objectContaining({ id: mine.id, ingest_url: mine.ingest_url })]);
+    // Another tenant's channel is not found, before any stream starts; an operator sees it.
+    expect((await studio.get(`/v1/console/stream?view=live&channel=${theirs.id}`)).status).toBe(404);
+    expect((await firstEvent(`/v1/console/stream?view=live&channel=${theirs.id}`, 'console-ops', 'live', true)).results[0].id).toBe(theirs.id);
+  });
 });
+
+/** The first event of a console stream, parsed, after checking its name. */
+async function firstEvent(path: string, tenant: string, event: string, operator = false) {
+  const res = await raw(path, { headers: { authorization: `Bearer ${await h.key(tenant, operator)}` } });
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toContain('text/event-stream');
+  const reader = res.body!.getReader();
+  let text = '';
+  while (!text.includes('\n\n')) text += new TextDecoder().decode((await reader.read()).value);
+  await reader.cancel();
+  expect(text).toMatch(new RegExp(`^event: ${event}$`, 'm'));
+  return JSON.parse(/^data: (.*)$/m.exec(text)![1]!);
+}
 
 describe('the queue board', () => {
   it('is for operator keys only, by bearer or by the console session cookie', async () => {

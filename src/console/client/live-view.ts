@@ -159,7 +159,10 @@ function rungNames(c: LiveChannel): string {
 
 /** Encode time ÷ segment duration per rung: under 1 keeps up with the encoder, at 1 or more it falls behind. */
 function realtimeFactors(c: LiveChannel, withMax = false): HTMLElement {
-  const rungs = Object.entries(c.metrics.realtime_factor);
+  // In the ladder's order (top rung first) rather than the figures' alphabetical one.
+  const order = (c.rungs ?? []).map((r) => r.name);
+  const rank = (name: string) => (order.includes(name) ? order.indexOf(name) : order.length);
+  const rungs = Object.entries(c.metrics.realtime_factor).sort(([a], [b]) => rank(a) - rank(b));
   if (!rungs.length) return h('span', { class: 'muted' }, '–');
   return h(
     'span',
