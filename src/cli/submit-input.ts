@@ -5,7 +5,7 @@
  * the API and the worker use) so a typo fails here, not after a 20 GB upload.
  */
 import { formatIssues } from '../services/format-issues.js';
-import { isJobKind, JOB_KINDS, kindDefinition, PLANNED_KINDS, type JobKind } from '../jobs/registry.js';
+import { isJobKind, JOB_KINDS, kindDefinition, KINDS_ELSEWHERE, type JobKind } from '../jobs/registry.js';
 import { UsageError } from './usage-error.js';
 
 const FILE_REF = /^@([1-9][0-9]*)$/;
@@ -16,7 +16,7 @@ const FORBIDDEN_KEYS = new Set(['__proto__', 'prototype', 'constructor']);
 export function checkKind(kind: string | undefined): JobKind {
   if (kind === undefined) throw new UsageError(`submit needs a kind: one of ${JOB_KINDS.join(', ')}`);
   if (isJobKind(kind)) return kind;
-  const later = (PLANNED_KINDS as readonly string[]).includes(kind) ? ` ('${kind}' is planned but not on the farm yet)` : '';
+  const later = KINDS_ELSEWHERE[kind] ? ` (${KINDS_ELSEWHERE[kind]})` : '';
   throw new UsageError(`unknown kind '${kind}'${later}; one of ${JOB_KINDS.join(', ')}`);
 }
 

@@ -10,8 +10,10 @@ import { transcodeInputSchema, type TranscodeInput } from './transcode/spec.js';
 export const JOB_KINDS = ['transcode', 'inference', 'render'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
-/** Kinds of the design that are not on this farm yet: refused with a message saying so. */
-export const PLANNED_KINDS = ['live'] as const;
+/** Kinds of the design that are not jobs here: a submission of one is told where it lives. */
+export const KINDS_ELSEWHERE: Readonly<Record<string, string>> = {
+  live: 'live events run as channels, each segment a job with a deadline: POST /v1/live/channels',
+};
 
 export interface JobKindDefinition<I> {
   kind: JobKind;

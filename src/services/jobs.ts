@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { ApiError, notFound } from '../api/api-error.js';
 import { files, jobs, TERMINAL_STATUSES, usageEvents, type JobRow, type JobStatus, JOB_STATUSES } from '../db/schema.js';
 import { idPattern, newId } from '../ids.js';
-import { isJobKind, JOB_KINDS, kindDefinition, PLANNED_KINDS, type JobKind } from '../jobs/registry.js';
+import { isJobKind, JOB_KINDS, kindDefinition, KINDS_ELSEWHERE, type JobKind } from '../jobs/registry.js';
 import { jobFields } from '../logger.js';
 import { channels, type JobPayload } from '../queue/messages.js';
 import { kindJobOptions } from '../queue/farm-queues.js';
@@ -47,7 +47,7 @@ export async function submitJob(ctx: FarmContext, who: Principal, body: unknown,
   if (!parsed.success) throw new ApiError('invalid_request', formatIssues(parsed.error));
   const req = parsed.data;
   if (!isJobKind(req.kind)) {
-    const later = (PLANNED_KINDS as readonly string[]).includes(req.kind) ? ` ('${req.kind}' is planned but not on this farm yet)` : '';
+    const later = KINDS_ELSEWHERE[req.kind] ? ` (${KINDS_ELSEWHERE[req.kind]})` : '';
     throw new ApiError('invalid_request', `kind: unknown kind '${req.kind}'${later}; this farm runs: ${JOB_KINDS.join(', ')}`);
   }
   const def = kindDefinition(req.kind);

@@ -81,6 +81,14 @@ describe('a live event pushed by ffmpeg over HLS PUT', () => {
     expect(vod).toContain('#EXT-X-PLAYLIST-TYPE:VOD');
     const { stdout } = await run('ffmpeg', ['-v', 'error', '-i', `${rungs}480p/index.m3u8`, '-map', '0:v:0', '-f', 'null', '-'], { timeout: 60_000 });
     expect(stdout).toBe('');
+    // The rungs keep the source's timeline: each published segment starts where the one before it ended.
+    const published = [...vod.matchAll(/(#EXT-X-GAP\n)?#EXTINF:[\d.]+,\n(\d+)\.ts/g)].filter((x) => !x[1]).map((x) => Number(x[2]));
+    const pair = published.find((n) => published.includes(n + 1));
+    if (pair !== undefined) {
+      const timing = async (n: number) => (JSON.parse((await run('ffprobe', ['-v', 'error', '-of', 'json', '-show_entries', 'format=start_time,duration', `${rungs}480p/${n}.ts`])).stdout) as { format: { start_time: string; duration: string } }).format;
+      const [a, b] = [await timing(pair), await timing(pair + 1)];
+      expect(Math.abs(Number(b.start_time) - (Number(a.start_time) + Number(a.duration)))).toBeLessThan(0.1);
+    }
     const view = (await api.get(`/v1/live/channels/${ch.id}`)).body;
     expect(view.status).toBe('ended');
     const m = view.metrics;

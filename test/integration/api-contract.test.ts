@@ -120,7 +120,7 @@ describe('jobs', () => {
     const cases: Array<[unknown, string | RegExp]> = [
       [{ kind: 'transcode' }, 'input: required'],
       [{ kind: 'sculpt', input: {} }, "unknown kind 'sculpt'"],
-      [{ kind: 'live', input: {} }, 'planned but not on this farm yet'],
+      [{ kind: 'live', input: {} }, 'live events run as channels, each segment a job with a deadline: POST /v1/live/channels'],
       [{ kind: 'render', input: {} }, 'input.scene'],
       [{ input: { source: { file: fileA }, height: 240 } }, 'kind'],
       [{ kind: 'transcode', input: { height: 240 } }, 'input.source'],
