@@ -62,10 +62,10 @@ describe('checkInput', () => {
     expect(() => checkInput('transcode', transcode(['source.file=@1', 'heigth=240']), ['a.mp4'])).toThrow(/heigth/);
   });
 
-  it('knows the kinds, and which are planned', () => {
+  it('knows the kinds, and points live events to channels', () => {
     expect(checkKind('render')).toBe('render');
     expect(() => checkKind('frobnicate')).toThrow("unknown kind 'frobnicate'; one of transcode, inference, render");
-    expect(() => checkKind('live')).toThrow(/planned/);
+    expect(() => checkKind('live')).toThrow(/POST \/v1\/live\/channels/);
     expect(() => checkKind(undefined)).toThrow(/submit needs a kind/);
   });
 });
