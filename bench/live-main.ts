@@ -2,7 +2,7 @@
  * The live phase alone (bench/live.ts): its own farm (`malan serve` + one `malan worker` from
  * dist/, a private testWorld), the pre-cut 1080p segments, then the curve. Build first
  * (`npm run build`), then `node dist/bench/live-main.js [--quick] [--max-channels N]
- * [--stream-seconds S] [--keep] [--out FILE]`. Its results go under the `live` key of
+ * [--stream-seconds S] [--await-segment] [--keep] [--out FILE]`. Its results go under the `live` key of
  * bench/results.json (bench/results.quick.json with --quick), leaving the other phases' keys as
  * they were; `live.environment` says which run they come from.
  */
@@ -29,6 +29,7 @@ const { values: flags } = parseArgs({
     out: { type: 'string' },
     'max-channels': { type: 'string' },
     'stream-seconds': { type: 'string' },
+    'await-segment': { type: 'boolean', default: false },
   },
 });
 const mode = flags.quick ? 'quick' : 'full';
@@ -36,6 +37,7 @@ const profile = {
   ...LIVE_PROFILES[mode],
   ...(flags['max-channels'] && { maxChannels: positive('--max-channels', flags['max-channels']) }),
   ...(flags['stream-seconds'] && { streamSeconds: positive('--stream-seconds', flags['stream-seconds']) }),
+  awaitSegment: flags['await-segment'],
 };
 const outFile = path.resolve(flags.out ?? path.join(packageRoot, 'bench', mode === 'quick' ? 'results.quick.json' : 'results.json'));
 const say = (msg: string) => process.stderr.write(`bench: ${msg}\n`);

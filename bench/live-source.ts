@@ -89,8 +89,9 @@ export interface PushResult {
  * segment i is PUT when the encoder would have finished it, and its playlist right behind it once
  * the segment's bytes are sent — without waiting for the segment's answer, as ffmpeg's hls muxer
  * does (its HTTP close reads the reply non-blocking). All answers are collected before returning.
+ * `awaitSegment` waits for the segment's answer first instead: an encoder kinder than ffmpeg.
  */
-export async function pushChannel(opts: { ingestUrl: string; source: LiveSource; count: number; startAt: number }): Promise<PushResult> {
+export async function pushChannel(opts: { ingestUrl: string; source: LiveSource; count: number; startAt: number; awaitSegment?: boolean }): Promise<PushResult> {
   const ends = segmentEnds(opts.source, opts.count);
   const lateMs: number[] = [];
   const answers: Array<Promise<string | null>> = [];
@@ -101,6 +102,8 @@ export async function pushChannel(opts: { ingestUrl: string; source: LiveSource;
     lateMs.push(Math.max(0, performance.now() - due));
     const segment = put(`${opts.ingestUrl}/index${i}.ts`, readFileSync(opts.source.segments[i]!.file), 'video/mp2t');
     await segment.sent;
+    // Not ffmpeg: a patient encoder that sends the playlist only once the segment was answered.
+    if (opts.awaitSegment) await segment.answer;
     const playlist = put(`${opts.ingestUrl}/index.m3u8`, Buffer.from(encoderPlaylist(opts.source, i, i === ends.length - 1)), 'application/vnd.apple.mpegurl');
     await playlist.sent;
     answers.push(segment.answer, playlist.answer);

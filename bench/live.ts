@@ -34,11 +34,13 @@ export interface LiveProfile {
   maxChannels: number;
   /** Indexes into LIVE_LADDERS. */
   ladders: number[];
+  /** The pusher waits for each segment's answer before its playlist (ffmpeg does not): see live-source.ts. */
+  awaitSegment: boolean;
 }
 
 export const LIVE_PROFILES: Record<'full' | 'quick', LiveProfile> = {
-  full: { streamSeconds: 20, bareSeconds: 8, maxChannels: 6, ladders: [0, 1, 2] },
-  quick: { streamSeconds: 10, bareSeconds: 6, maxChannels: 2, ladders: [0, 2] },
+  full: { streamSeconds: 20, bareSeconds: 8, maxChannels: 6, ladders: [0, 1, 2], awaitSegment: false },
+  quick: { streamSeconds: 10, bareSeconds: 6, maxChannels: 2, ladders: [0, 2], awaitSegment: false },
 };
 export const LIVE_SEGMENT_SECONDS = 2;
 /** The channel default (spec.ts): a segment is due 1.5 of its durations after it arrived. */
@@ -61,7 +63,8 @@ export interface LivePoint {
     missRate: number;
     /** published − arrived: the median of the channels' p50s, and the largest of their p95s. */
     latency: { p50: number | null; p95: number | null };
-    queueWaitP95: number | null;
+    /** arrived → the worker's start report: the median of the channels' p50s, the largest p95. */
+    queueWait: { p50: number | null; p95: number | null };
     rtf: Rtf;
     /** Pusher pacing error (ms) and requests the farm refused: both should be ~0 and empty. */
     pushLateMs: { p50: number; max: number };
@@ -98,7 +101,7 @@ export async function liveBench(opts: { api: ApiClient; source: LiveSource; ffmp
     for (let n = 1; n <= profile.maxChannels; n++) {
       const started = performance.now();
       say(`live ${label}: ${n} channel${n > 1 ? 's' : ''} × ${farmCount} segments through the farm, then ${bareCount} each bare`);
-      const farm = await farmPoint({ api, source, ladder: ladder as ChannelInput['ladder'], channels: n, count: farmCount, segMs });
+      const farm = await farmPoint({ api, source, ladder: ladder as ChannelInput['ladder'], channels: n, count: farmCount, segMs, awaitSegment: profile.awaitSegment });
       const bare = await barePoint({ ffmpegPath: opts.ffmpegPath, source, rungs, channels: n, count: bareCount, segMs, dir: path.join(opts.tmp, `live-bare-${index}-${n}`) });
       const rtfRatio = Object.fromEntries(rungs.map((r) => [r.name, farm.rtf[r.name] && bare.rtf[r.name]?.p50 ? round(farm.rtf[r.name]!.p50 / bare.rtf[r.name]!.p50) : null]));
       const minus = (a: number | null, b: number) => (a === null ? null : round(a - b));
@@ -132,7 +135,7 @@ export async function liveBench(opts: { api: ApiClient; source: LiveSource; ffmp
   };
 }
 
-async function farmPoint(opts: { api: ApiClient; source: LiveSource; ladder: ChannelInput['ladder']; channels: number; count: number; segMs: number }): Promise<LivePoint['farm']> {
+async function farmPoint(opts: { api: ApiClient; source: LiveSource; ladder: ChannelInput['ladder']; channels: number; count: number; segMs: number; awaitSegment: boolean }): Promise<LivePoint['farm']> {
   const { api } = opts;
   const ids: string[] = [];
   try {
@@ -144,7 +147,7 @@ async function farmPoint(opts: { api: ApiClient; source: LiveSource; ladder: Cha
       ingest.push(res.body.ingest_url);
     }
     const startAt = performance.now() + 300;
-    const pushes = await Promise.all(ingest.map((url, k) => pushChannel({ ingestUrl: url, source: opts.source, count: opts.count, startAt: startAt + (k * opts.segMs) / opts.channels })));
+    const pushes = await Promise.all(ingest.map((url, k) => pushChannel({ ingestUrl: url, source: opts.source, count: opts.count, startAt: startAt + (k * opts.segMs) / opts.channels, awaitSegment: opts.awaitSegment })));
     // Every segment resolves by its deadline (the worker skips it, the API's sweeper marks it a gap).
     const views = await settled(api, ids, opts.count, DEADLINE_FACTOR * opts.segMs + 15_000);
     const metrics = views.map((v) => v.metrics);
@@ -161,6 +164,7 @@ async function farmPoint(opts: { api: ApiClient; source: LiveSource; ladder: Cha
     }
     const late = pushes.flatMap((p) => p.lateMs);
     const maxOrNull = (v: number[]) => (v.length ? round(Math.max(...v)) : null);
+    const medianOrNull = (v: number[]) => (v.length ? round(median(v)) : null);
     return {
       segments: published + gaps,
       published,
@@ -168,8 +172,8 @@ async function farmPoint(opts: { api: ApiClient; source: LiveSource; ladder: Cha
       gapsByReason,
       lateDiscarded: sum((m) => m.segments.late_discarded),
       missRate: published + gaps ? round(gaps / (published + gaps)) : 1,
-      latency: { p50: values((m) => m.latency_seconds.p50).length ? round(median(values((m) => m.latency_seconds.p50))) : null, p95: maxOrNull(values((m) => m.latency_seconds.p95)) },
-      queueWaitP95: maxOrNull(values((m) => m.queue_wait_seconds.p95)),
+      latency: { p50: medianOrNull(values((m) => m.latency_seconds.p50)), p95: maxOrNull(values((m) => m.latency_seconds.p95)) },
+      queueWait: { p50: medianOrNull(values((m) => m.queue_wait_seconds.p50)), p95: maxOrNull(values((m) => m.queue_wait_seconds.p95)) },
       rtf,
       pushLateMs: { p50: round(median(late), 1), max: round(Math.max(...late), 1) },
       refused: pushes.flatMap((p) => p.refused),

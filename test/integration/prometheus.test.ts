@@ -127,6 +127,7 @@ it('has an importable Grafana dashboard whose every panel query names metrics th
       'malan_queue_jobs', 'malan_job_wait_seconds', 'malan_job_run_seconds', 'malan_jobs', 'malan_workers_up', 'malan_worker_running_jobs', 'malan_fallbacks_total',
       'DCGM_FI_DEV_GPU_UTIL', 'DCGM_FI_DEV_FB_USED', 'DCGM_FI_DEV_FB_FREE', 'DCGM_FI_DEV_ENC_UTIL', 'DCGM_FI_DEV_DEC_UTIL', 'DCGM_FI_DEV_POWER_USAGE', 'DCGM_FI_DEV_GPU_TEMP',
       'malan_http_requests_total', 'malan_http_request_duration_seconds', 'malan_billed_amount_total',
+      'malan_live_segment_latency_seconds', 'malan_live_deadline_misses_total', 'malan_live_realtime_factor',
     ]),
   );
 
