@@ -7,12 +7,12 @@
 import { and, eq, like, lt, max, ne, sql, sum } from 'drizzle-orm';
 import type { Config } from '../config/env.js';
 import type { Db } from '../db/database.js';
-import { charges, prices, type NewCharge } from '../db/billing-schema.js';
+import { charges, prices, type NewCharge, type PriceRow } from '../db/billing-schema.js';
 import { files, tenants } from '../db/schema.js';
 import { MODELS_TENANT } from '../services/model-import.js';
 import type { Logger } from '../logger.js';
 import { insertCharges } from './ledger.js';
-import { METERS } from './meters.js';
+import { METERS, type Meter } from './meters.js';
 import { amountMicros } from './money.js';
 import { periodOf } from './periods.js';
 import { choosePrice } from './price-choice.js';
@@ -44,29 +44,36 @@ export async function meterStorage(db: Db, config: Config, now = new Date()): Pr
       const gbDays = num(stored?.bytes) / 1e9;
       if (gbDays <= 0) continue;
       const date = new Date(day).toISOString().slice(0, 10);
-      const at = new Date(day + DAY_MS - 1);
-      const price = choosePrice(book, { meter: 'storage_gb_days', gpuModel: null, resolution: null, codec: null }, at, config.MALAN_CURRENCY);
-      const billed = price ? billable(gbDays, price) : gbDays;
-      lines.push({
-        id: `storage:${id}:${date}`,
-        tenantId: id,
-        meter: 'storage_gb_days',
-        quantity: Math.round(gbDays * 1e9) / 1e9,
-        billedQuantity: billed,
-        unit: METERS.storage_gb_days.unit,
-        priceId: price?.id ?? null,
-        unitPriceNanos: price?.unitPriceNanos ?? 0,
-        amountMicros: amountMicros(billed, price?.unitPriceNanos ?? 0),
-        currency: config.MALAN_CURRENCY,
-        billedTo: 'tenant',
-        reason: `files stored at the end of ${date}`,
-        period: periodOf(at),
-        occurredAt: at,
-      });
+      lines.push(meteredCharge(config, book, { id: `storage:${id}:${date}`, tenantId: id, meter: 'storage_gb_days', quantity: gbDays, at: new Date(day + DAY_MS - 1), reason: `files stored at the end of ${date}` }));
     }
   }
   for (let i = 0; i < lines.length; i += 500) await db.transaction((tx) => insertCharges(tx, config, lines.slice(i, i + 500)));
   return lines.length;
+}
+
+/**
+ * A charge the farm meters itself (not an attempt's usage): priced from the book at its time,
+ * billed to the tenant, under an id that makes a second pass add nothing.
+ */
+export function meteredCharge(config: Config, book: PriceRow[], c: { id: string; tenantId: string; meter: Meter; quantity: number; at: Date; reason: string }): NewCharge {
+  const price = choosePrice(book, { meter: c.meter, gpuModel: null, resolution: null, codec: null }, c.at, config.MALAN_CURRENCY);
+  const billed = price ? billable(c.quantity, price) : c.quantity;
+  return {
+    id: c.id,
+    tenantId: c.tenantId,
+    meter: c.meter,
+    quantity: Math.round(c.quantity * 1e9) / 1e9,
+    billedQuantity: billed,
+    unit: METERS[c.meter].unit,
+    priceId: price?.id ?? null,
+    unitPriceNanos: price?.unitPriceNanos ?? 0,
+    amountMicros: amountMicros(billed, price?.unitPriceNanos ?? 0),
+    currency: config.MALAN_CURRENCY,
+    billedTo: 'tenant',
+    reason: c.reason,
+    period: periodOf(c.at),
+    occurredAt: c.at,
+  };
 }
 
 const dayOf = (d: Date) => Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());

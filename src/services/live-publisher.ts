@@ -8,6 +8,7 @@ import { and, eq, inArray, isNotNull, lt, sql } from 'drizzle-orm';
 import { liveChannels, liveSegments, type LiveChannelRow } from '../db/live-schema.js';
 import { liveMasterPlaylist, liveMediaPlaylist, type PublishedSegment } from '../jobs/live/live-playlists.js';
 import type { Report } from '../queue/messages.js';
+import { meterEndedChannels } from '../billing/live-meter.js';
 import type { FarmContext } from './farm-context.js';
 import { rungKey, sourceKey } from './live-ingest.js';
 
@@ -93,10 +94,13 @@ async function pruneOutsideWindow(ctx: FarmContext): Promise<void> {
 
 export function startLiveSweeper(ctx: FarmContext, everyMs = 250): () => void {
   let running = false;
+  let ticks = 0;
   const timer = setInterval(() => {
     if (running) return;
     running = true;
-    sweepLiveSegments(ctx)
+    // Ended events are charged every few seconds: the query is cheap, and a crash loses nothing.
+    const meter = ++ticks % 20 === 0 ? meterEndedChannels(ctx.db, ctx.config) : Promise.resolve(0);
+    Promise.all([sweepLiveSegments(ctx), meter])
       .catch((err: Error) => ctx.log.error('live sweep failed', { error: err.message }))
       .finally(() => (running = false));
   }, everyMs);

@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { liveSegments } from '../../src/db/live-schema.js';
 import { recordReport } from '../../src/services/report-recorder.js';
 import { sweepLiveSegments } from '../../src/services/live-publisher.js';
+import { meterEndedChannels } from '../../src/billing/live-meter.js';
+import { charges } from '../../src/db/billing-schema.js';
 import type { ApiClient } from '../helpers/api-client.js';
 import { apiHarness, BASE, type Harness } from '../helpers/api-harness.js';
 import { encoderPlaylist, segmentClip, type SegmentedSource } from '../helpers/live-source.js';
@@ -127,7 +129,16 @@ describe('ingest and publishing', () => {
     const ended = await (await h.app.request(rung)).text();
     expect(ended).toContain('#EXT-X-PLAYLIST-TYPE:VOD');
     expect(ended).toMatch(/#EXT-X-ENDLIST\n$/);
-    expect((await studio.get(`/v1/live/channels/${ch.id}`)).body.status).toBe('ended');
+    const endedView = (await studio.get(`/v1/live/channels/${ch.id}`)).body;
+    expect(endedView.status).toBe('ended');
+
+    // Its time on air is charged once, as channel-hours.
+    expect(await meterEndedChannels(h.farm.ctx.db, h.farm.ctx.config)).toBeGreaterThanOrEqual(1);
+    expect(await meterEndedChannels(h.farm.ctx.db, h.farm.ctx.config)).toBe(0);
+    const hours = (Date.parse(endedView.ended_at) - Date.parse(endedView.started_at)) / 3_600_000;
+    const [charge] = await h.farm.ctx.db.select().from(charges).where(eq(charges.id, `live:${ch.id}`));
+    expect(charge).toMatchObject({ meter: 'live_channel_hours', unit: 'channel-hour', billedTo: 'tenant' });
+    expect(charge!.quantity).toBeCloseTo(hours, 8);
   });
 
   it('a failed encode is a gap too, and a playback link that was tampered with is refused', async () => {
