@@ -3,8 +3,9 @@
  * that draw them (type-only: nothing here runs).
  */
 import type { GpuReading, WorkerCapabilities } from '../capabilities/worker-capabilities.js';
+import type { ChannelMetrics } from '../jobs/live/channel-metrics.js';
 
-export type { GpuReading, WorkerCapabilities };
+export type { ChannelMetrics, GpuReading, WorkerCapabilities };
 
 export interface Overview {
   at: string;
@@ -47,14 +48,7 @@ export interface LiveChannelView {
   deadline_factor: number;
   ingest_url: string;
   playback_url: string;
-  metrics: {
-    segments: { published: number; gaps: number; pending: number; late_discarded: number };
-    deadline_misses: number;
-    gaps_by_reason: Record<string, number>;
-    latency_seconds: { p50: number | null; p95: number | null; p99: number | null };
-    queue_wait_seconds: { p50: number | null; p95: number | null };
-    realtime_factor: Record<string, { p50: number; max: number }>;
-  };
+  metrics: ChannelMetrics;
   /** Why no segment can be encoded now (no worker that takes live segments is up), or null. */
   waiting_for_worker: string | null;
   created_at: string;

@@ -4,16 +4,11 @@
  * under 1 keeps up), and what became gaps and why.
  */
 import { sql } from 'drizzle-orm';
+import type { ChannelMetrics } from '../jobs/live/channel-metrics.js';
 import type { FarmContext } from './farm-context.js';
 
-export interface ChannelMetrics {
-  segments: { published: number; gaps: number; pending: number; late_discarded: number };
-  deadline_misses: number;
-  gaps_by_reason: Record<string, number>;
-  latency_seconds: { p50: number | null; p95: number | null; p99: number | null };
-  queue_wait_seconds: { p50: number | null; p95: number | null };
-  realtime_factor: Record<string, { p50: number; max: number }>;
-}
+export type { ChannelMetrics };
+
 
 function rows<T>(result: unknown): T[] {
   return Array.isArray(result) ? (result as T[]) : ((result as { rows?: T[] }).rows ?? []);
