@@ -17,6 +17,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient, type ApiClient } from '../helpers/api-client.js';
 import { startFarm, waitFor, type FarmProcesses } from '../helpers/farm-processes.js';
 import { ASSETS, testWorld } from '../helpers/test-env.js';
+import { launchChromium, startPlayerPageServer } from '../browser/player-page.js';
+
+/** The nominal segment duration the encoder cuts (ffmpeg's -hls_time). */
+const SEGMENT_SECONDS = 2;
 
 const run = promisify(execFile);
 let farm: FarmProcesses | undefined;
@@ -118,7 +122,23 @@ describe('a live event pushed by ffmpeg over HLS PUT', () => {
     const m = (await api.get(`/v1/live/channels/${ch.id}`)).body.metrics;
     expect(m.deadline_misses).toBeGreaterThanOrEqual(1);
     expect(m.gaps_by_reason.deadline).toBeGreaterThanOrEqual(1);
-    // A player reads across the gap to the end.
+    // Players go on across the gap: ffmpeg reads to the end, and hls.js in Chromium plays through it.
     await run('ffmpeg', ['-v', 'error', '-i', `${rungs}360p/index.m3u8`, '-f', 'null', '-'], { timeout: 60_000 });
+    const gapEnds = [...(await text(`${rungs}360p/index.m3u8`)).matchAll(/#EXTINF:([\d.]+),/g)].slice(0, 4).reduce((t, m) => t + Number(m[1]), 0);
+    const browser = await launchChromium();
+    const pages = await startPlayerPageServer();
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${pages.origin}/#master=${encodeURIComponent(ch.playback_url)}&key=none`);
+      await page.waitForFunction(() => (window as unknown as { player: { parsed: boolean } }).player.parsed, undefined, { timeout: 30_000 });
+      // Start a little before the gap, so the test plays over it rather than waiting through the start.
+      await page.evaluate((at) => { document.querySelector('video')!.currentTime = at; }, Math.max(0, gapEnds - 2 * SEGMENT_SECONDS - 1));
+      const passed = await page.waitForFunction((end) => document.querySelector('video')!.currentTime > end + 0.5, gapEnds, { timeout: 45_000 });
+      expect(await passed.jsonValue()).toBe(true);
+      expect(await page.evaluate(() => (window as unknown as { player: { errors: Array<{ fatal: boolean }> } }).player.errors.filter((e) => e.fatal))).toEqual([]);
+    } finally {
+      await browser.close();
+      await pages.close();
+    }
   });
 });
