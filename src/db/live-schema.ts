@@ -14,8 +14,11 @@ const at = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' 
 
 export const CHANNEL_STATUSES = ['idle', 'live', 'ended'] as const;
 export type ChannelStatus = (typeof CHANNEL_STATUSES)[number];
-/** arriving: its bytes are in, being checked; received: checked, waiting for the playlist to place it. */
-export const SEGMENT_STATUSES = ['arriving', 'received', 'pending', 'published', 'gap'] as const;
+/**
+ * listed: placed by the playlist, its bytes not in yet; received: its bytes in and checked, not yet
+ * placed (ffmpeg sends a segment and then its playlist without waiting, so either comes first).
+ */
+export const SEGMENT_STATUSES = ['listed', 'received', 'pending', 'published', 'gap'] as const;
 export type SegmentStatus = (typeof SEGMENT_STATUSES)[number];
 /** deadline: not done in time; failed: the encode failed; missing: the encoder listed it but never sent it. */
 export type GapReason = 'deadline' | 'failed' | 'missing';

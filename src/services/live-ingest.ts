@@ -6,7 +6,9 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { and, eq, inArray } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
+import type { DbOrTx } from '../db/database.js';
+import type { SegmentProbe } from '../media/segment-probe.js';
 import { ApiError } from '../api/api-error.js';
 import { liveChannels, liveSegments, type LiveChannelRow, type LiveSegmentRow } from '../db/live-schema.js';
 import { looksLikeMpegTs, parseIngestPlaylist, PlaylistError, SEGMENT_NAME, type IngestSegment } from '../jobs/live/ingest-playlist.js';
@@ -42,30 +44,40 @@ export async function ingestSegment(ctx: FarmContext, channel: LiveChannelRow, n
   if (!looksLikeMpegTs(body.subarray(0, 188 * 4))) {
     throw new ApiError('unsupported_media_type', `segment ${name} is not MPEG-TS media (no 0x47 sync every 188 bytes); send MPEG-TS segments (ffmpeg -f hls, its default segment type)`);
   }
-  const [known] = await ctx.db.select().from(liveSegments).where(and(eq(liveSegments.channelId, channel.id), eq(liveSegments.name, name)));
-  if (known && known.seq !== null) throw new ApiError('conflict', `segment ${name} was already received and placed at sequence ${known.seq}; a repeated segment is refused`);
-  // Marked first: the encoder sends its playlist right behind the segment, and that playlist must
-  // wait for this check instead of leaving the segment for the next one (a whole segment later).
   const where = and(eq(liveSegments.channelId, channel.id), eq(liveSegments.name, name));
-  await ctx.db
-    .insert(liveSegments)
-    .values({ channelId: channel.id, name, status: 'arriving', arrivedAt })
-    .onConflictDoUpdate({ target: [liveSegments.channelId, liveSegments.name], set: { status: 'arriving', arrivedAt } });
+  const repeated = (row: LiveSegmentRow | undefined) =>
+    row && row.seq !== null && row.status !== 'listed'
+      ? new ApiError('conflict', row.gapReason === 'missing' ? `segment ${name} came after its deadline; it was published as a gap` : `segment ${name} was already received and placed at sequence ${row.seq}; a repeated segment is refused`)
+      : null;
+  const earlier = repeated((await ctx.db.select().from(liveSegments).where(where))[0]);
+  if (earlier) throw earlier;
   const key = sourceKey(channel.id, name);
   await ctx.storage.put(key, Readable.from([body]));
-  const refuse = async (why: string) => {
-    await ctx.db.delete(liveSegments).where(where);
+  const probe = await probeSegment(ctx.storage.localPath(key)!, { ffprobePath: ctx.config.MALAN_FFPROBE_PATH }).catch((err: Error) => err);
+  if (probe instanceof Error) {
     await ctx.storage.delete(key);
-    return new ApiError('unsupported_media_type', `segment ${name} ${why}; send MPEG-TS segments (ffmpeg -f hls, its default segment type)`);
-  };
-  const local = ctx.storage.localPath(key);
-  const probe = await probeSegment(local!, { ffprobePath: ctx.config.MALAN_FFPROBE_PATH }).catch((err: Error) => err);
-  if (probe instanceof Error) throw await refuse(`has no video ffprobe can read (${probe.message.slice(0, 200)})`);
-  await ctx.db.update(liveSegments).set({ status: 'received', probe }).where(where);
-  if (channel.status === 'idle') await ctx.db.update(liveChannels).set({ status: 'live', startedAt: arrivedAt }).where(and(eq(liveChannels.id, channel.id), eq(liveChannels.status, 'idle')));
+    throw new ApiError('unsupported_media_type', `segment ${name} has no video ffprobe can read (${probe.message.slice(0, 200)}); send MPEG-TS segments (ffmpeg -f hls, its default segment type)`);
+  }
+  // The playlist may have come first (ffmpeg sends it without waiting for the segment's answer):
+  // then the segment is placed now; else it waits, received, for the playlist.
+  const queued = await ctx.db.transaction(async (tx) => {
+    const [locked] = await tx.select().from(liveChannels).where(eq(liveChannels.id, channel.id)).for('update');
+    if (!locked) throw new ApiError('not_found', `live channel ${channel.id} was not found`);
+    const [row] = await tx.select().from(liveSegments).where(where);
+    const conflict = repeated(row);
+    if (conflict) throw conflict;
+    if (locked.status === 'idle') await tx.update(liveChannels).set({ status: 'live', startedAt: arrivedAt }).where(eq(liveChannels.id, channel.id));
+    if (row?.status === 'listed') return place(ctx, tx, locked, { ...row, arrivedAt, probe }, { seq: row.seq!, name, duration: row.duration!, discontinuity: row.discontinuity });
+    await tx
+      .insert(liveSegments)
+      .values({ channelId: channel.id, name, status: 'received', arrivedAt, probe })
+      .onConflictDoUpdate({ target: [liveSegments.channelId, liveSegments.name], set: { arrivedAt, probe } });
+    return null;
+  });
+  if (queued) await enqueue(ctx, queued);
 }
 
-/** The encoder's playlist: places the segments it lists for the first time, and queues them. */
+/** The encoder's playlist: places the segments it lists for the first time, and queues those whose bytes are in. */
 export async function ingestPlaylist(ctx: FarmContext, channelId: string, body: Buffer): Promise<{ placed: number }> {
   let playlist;
   try {
@@ -74,17 +86,15 @@ export async function ingestPlaylist(ctx: FarmContext, channelId: string, body: 
     if (err instanceof PlaylistError) throw new ApiError('invalid_request', `playlist refused: ${err.message}`);
     throw err;
   }
-  await segmentsArrived(ctx, channelId, playlist.segments.map((s) => s.name));
   const queued: LiveSegmentPayload[] = [];
+  let placed = 0;
   await ctx.db.transaction(async (tx) => {
-    // One playlist at a time per channel: places are given in order.
+    // One playlist (or segment placement) at a time per channel: places are given in order.
     const [channel] = await tx.select().from(liveChannels).where(eq(liveChannels.id, channelId)).for('update');
     if (!channel) throw new ApiError('not_found', `live channel ${channelId} was not found`);
     const rows = await tx.select().from(liveSegments).where(eq(liveSegments.channelId, channelId));
     const byName = new Map(rows.map((r) => [r.name, r]));
     let last = channel.lastSeq ?? -1;
-    let previous = rows.filter((r) => r.seq !== null).sort((a, b) => b.seq! - a.seq!)[0];
-    let rungs = channel.rungs;
     for (const s of playlist.segments) {
       const row = byName.get(s.name);
       if (row?.seq !== null && row?.seq !== undefined) {
@@ -92,43 +102,59 @@ export async function ingestPlaylist(ctx: FarmContext, channelId: string, body: 
         continue;
       }
       if (s.seq <= last) throw new ApiError('conflict', `out of order: segment ${s.name} comes at sequence ${s.seq}, behind ${last} already placed`);
-      if (!row || row.status === 'arriving') continue; // listed before its bytes came: placed by a later playlist
       for (let missing = last + 1; missing < s.seq; missing++) {
         await tx.insert(liveSegments).values({ channelId, name: `missing-${missing}`, seq: missing, duration: s.duration, status: 'gap', gapReason: 'missing', arrivedAt: new Date() });
       }
-      rungs ??= resolveLiveLadder(channel.ladder as ChannelInput['ladder'], row.probe!).rungs.map((r) => (r.passthrough ? { ...r, bitrate: sourceBitrate(row, s) } : r));
-      // A short last segment still costs a process start per rung: the nominal duration is the floor.
-      const deadlineAt = new Date(row.arrivedAt.getTime() + channel.deadlineFactor * Math.max(s.duration, channel.segmentDuration) * 1000);
-      const discontinuity = s.discontinuity || (previous?.probe && row.probe ? Math.abs(row.probe.start - (previous.probe.start + (previous.duration ?? 0))) > TIMELINE_JUMP_SECONDS : false);
-      await tx.update(liveSegments).set({ seq: s.seq, duration: s.duration, status: 'pending', deadlineAt, discontinuity }).where(and(eq(liveSegments.channelId, channelId), eq(liveSegments.name, s.name)));
-      queued.push(payload(ctx, channel, s, row, rungs, deadlineAt));
-      previous = { ...row, seq: s.seq, duration: s.duration };
+      placed++;
+      if (row) {
+        const p = await place(ctx, tx, channel, row, s);
+        channel.rungs = p.rungs;
+        queued.push(p);
+      } else {
+        // Listed before its bytes are in: due as if they were arriving now, a gap if they never do.
+        const now = new Date();
+        await tx.insert(liveSegments).values({ channelId, name: s.name, seq: s.seq, duration: s.duration, status: 'listed', discontinuity: s.discontinuity, arrivedAt: now, deadlineAt: deadlineFrom(channel, now, s.duration) });
+      }
       last = s.seq;
     }
     await tx
       .update(liveChannels)
-      .set({ lastSeq: last >= 0 ? last : null, rungs, ...(playlist.ended && { status: 'ended' as const, endedAt: new Date() }) })
+      .set({ lastSeq: last >= 0 ? last : null, ...(playlist.ended && { status: 'ended' as const, endedAt: new Date() }) })
       .where(eq(liveChannels.id, channelId));
   });
-  for (const p of queued) {
-    const queue = p.probe.height > CPU_DECODE_MAX_HEIGHT ? ctx.queues.liveGpu : ctx.queues.live;
-    await queue.add('segment', p, { jobId: `${p.channelId}.${p.seq}`, attempts: 1, removeOnComplete: { age: 600, count: 1000 }, removeOnFail: { age: 3600 } });
-  }
-  return { placed: queued.length };
+  for (const p of queued) await enqueue(ctx, p);
+  return { placed };
 }
 
-/** Waits (briefly) for segments still being checked, so the playlist that lists them places them. */
-async function segmentsArrived(ctx: FarmContext, channelId: string, names: string[], timeoutMs = 5000): Promise<void> {
-  for (const until = Date.now() + timeoutMs; Date.now() < until; await new Promise((r) => setTimeout(r, 20))) {
-    const arriving = await ctx.db
-      .select({ name: liveSegments.name })
-      .from(liveSegments)
-      .where(and(eq(liveSegments.channelId, channelId), eq(liveSegments.status, 'arriving'), inArray(liveSegments.name, names)));
-    if (!arriving.length) return;
-  }
+/** A short last segment still costs a process start per rung: the nominal duration is the floor. */
+function deadlineFrom(channel: LiveChannelRow, arrivedAt: Date, duration: number): Date {
+  return new Date(arrivedAt.getTime() + channel.deadlineFactor * Math.max(duration, channel.segmentDuration) * 1000);
 }
 
-function payload(ctx: FarmContext, channel: LiveChannelRow, s: IngestSegment, row: LiveSegmentRow, rungs: NonNullable<LiveChannelRow['rungs']>, deadlineAt: Date): LiveSegmentPayload {
+/**
+ * Gives a segment whose bytes are in its place: due from its arrival, a discontinuity where the
+ * source's timeline jumped, the channel's ladder resolved on its first segment. Inside the
+ * channel's lock; the caller queues what it returns.
+ */
+async function place(ctx: FarmContext, tx: DbOrTx, channel: LiveChannelRow, row: LiveSegmentRow, s: Pick<IngestSegment, 'seq' | 'name' | 'duration' | 'discontinuity'>): Promise<LiveSegmentPayload> {
+  const [previous] = await tx.select().from(liveSegments).where(and(eq(liveSegments.channelId, channel.id), eq(liveSegments.seq, s.seq - 1)));
+  const jump = previous?.probe && row.probe ? Math.abs(row.probe.start - (previous.probe.start + (previous.duration ?? 0))) > TIMELINE_JUMP_SECONDS : false;
+  const rungs = channel.rungs ?? resolveLiveLadder(channel.ladder as ChannelInput['ladder'], row.probe!).rungs.map((r) => (r.passthrough ? { ...r, bitrate: sourceBitrate(row.probe!, s.duration) } : r));
+  if (!channel.rungs) await tx.update(liveChannels).set({ rungs }).where(eq(liveChannels.id, channel.id));
+  const deadlineAt = deadlineFrom(channel, row.arrivedAt, s.duration);
+  await tx
+    .update(liveSegments)
+    .set({ seq: s.seq, duration: s.duration, status: 'pending', arrivedAt: row.arrivedAt, probe: row.probe, deadlineAt, discontinuity: s.discontinuity || jump })
+    .where(and(eq(liveSegments.channelId, channel.id), eq(liveSegments.name, s.name)));
+  return payload(ctx, channel, s, row, rungs, deadlineAt);
+}
+
+async function enqueue(ctx: FarmContext, p: LiveSegmentPayload): Promise<void> {
+  const queue = p.probe.height > CPU_DECODE_MAX_HEIGHT ? ctx.queues.liveGpu : ctx.queues.live;
+  await queue.add('segment', p, { jobId: `${p.channelId}.${p.seq}`, attempts: 1, removeOnComplete: { age: 600, count: 1000 }, removeOnFail: { age: 3600 } });
+}
+
+function payload(ctx: FarmContext, channel: LiveChannelRow, s: Pick<IngestSegment, 'seq' | 'name' | 'duration'>, row: LiveSegmentRow, rungs: NonNullable<LiveChannelRow['rungs']>, deadlineAt: Date): LiveSegmentPayload {
   const ttl = 3600;
   return {
     channelId: channel.id,
@@ -144,7 +170,6 @@ function payload(ctx: FarmContext, channel: LiveChannelRow, s: IngestSegment, ro
 }
 
 /** The passthrough rung's bitrate for the master playlist: measured on the first segment. */
-function sourceBitrate(row: LiveSegmentRow, s: IngestSegment): number {
-  const seconds = row.probe?.duration || s.duration;
-  return Math.round(((row.probe?.bytes ?? 0) * 8) / seconds) || 0;
+function sourceBitrate(probe: SegmentProbe, duration: number): number {
+  return Math.round((probe.bytes * 8) / (probe.duration || duration)) || 0;
 }

@@ -58,6 +58,13 @@ export async function recordSegmentEnded(ctx: FarmContext, r: Ended): Promise<vo
 
 /** Pending segments past their deadline become gaps (and their queued work is dropped); stale leftovers go. */
 export async function sweepLiveSegments(ctx: FarmContext, now = new Date()): Promise<number> {
+  // Listed by the encoder but its bytes never came in time: a gap too, for a different reason.
+  const lost = await ctx.db
+    .update(liveSegments)
+    .set({ status: 'gap', gapReason: 'missing' })
+    .where(and(eq(liveSegments.status, 'listed'), lt(liveSegments.deadlineAt, now)))
+    .returning({ channelId: liveSegments.channelId, seq: liveSegments.seq });
+  for (const m of lost) ctx.log.warn('live segment listed but never received in time: published as a gap', { channel: m.channelId, seq: m.seq });
   const missed = await ctx.db
     .update(liveSegments)
     .set({ status: 'gap', gapReason: 'deadline' })
@@ -71,7 +78,7 @@ export async function sweepLiveSegments(ctx: FarmContext, now = new Date()): Pro
   }
   const stale = await ctx.db
     .delete(liveSegments)
-    .where(and(inArray(liveSegments.status, ['arriving', 'received']), lt(liveSegments.arrivedAt, new Date(now.getTime() - UNPLACED_TTL_MS))))
+    .where(and(eq(liveSegments.status, 'received'), lt(liveSegments.arrivedAt, new Date(now.getTime() - UNPLACED_TTL_MS))))
     .returning({ channelId: liveSegments.channelId, name: liveSegments.name });
   for (const s of stale) await ctx.storage.delete(sourceKey(s.channelId, s.name));
   await pruneOutsideWindow(ctx);
@@ -112,12 +119,12 @@ export async function publishedSegments(ctx: FarmContext, channel: LiveChannelRo
   const rows = await ctx.db
     .select({ seq: liveSegments.seq, duration: liveSegments.duration, status: liveSegments.status, deadlineAt: liveSegments.deadlineAt, discontinuity: liveSegments.discontinuity })
     .from(liveSegments)
-    .where(and(eq(liveSegments.channelId, channel.id), isNotNull(liveSegments.seq), inArray(liveSegments.status, ['pending', 'published', 'gap'])))
+    .where(and(eq(liveSegments.channelId, channel.id), isNotNull(liveSegments.seq), inArray(liveSegments.status, ['listed', 'pending', 'published', 'gap'])))
     .orderBy(liveSegments.seq);
   const segments: PublishedSegment[] = [];
   for (const r of rows) {
-    const overdue = r.status === 'pending' && r.deadlineAt !== null && r.deadlineAt < now;
-    if (r.status === 'pending' && !overdue) return { segments, complete: false };
+    const waiting = r.status === 'pending' || r.status === 'listed';
+    if (waiting && !(r.deadlineAt !== null && r.deadlineAt < now)) return { segments, complete: false };
     segments.push({ seq: r.seq!, duration: r.duration ?? channel.segmentDuration, gap: r.status !== 'published', discontinuity: r.discontinuity });
   }
   return { segments, complete: true };

@@ -186,13 +186,31 @@ describe('bad ingest is refused with its reason, and the channel keeps running',
     expect((await studio.get(`/v1/live/channels/${ch.id}`)).body.status).toBe('live');
   });
 
-  it('a segment the encoder listed but never sent becomes a gap, so later ones still publish', async () => {
+  it('a segment the encoder listed but never sent becomes a gap at its deadline, so later ones still publish', async () => {
     const ch = await channel({ ladder: [{ height: 360 }] });
     await pushSegment(ch, 0);
     // Segment 1 is lost on the way; 2 arrives and the playlist lists 0, 1 and 2.
     expect((await put(`${ch.ingest_url}/${src.segments[2]!.name}`, new Uint8Array(src.segments[2]!.bytes))).status).toBe(201);
-    const res = await put(`${ch.ingest_url}/index.m3u8`, encoderPlaylist(src, 2));
-    expect(await res.json()).toEqual({ placed: 1 });
+    expect(await (await put(`${ch.ingest_url}/index.m3u8`, encoderPlaylist(src, 2))).json()).toEqual({ placed: 2 });
+    expect((await segmentRows(ch.id)).map((r) => [r.seq, r.status])).toEqual([[0, 'pending'], [1, 'listed'], [2, 'pending']]);
+    await h.farm.ctx.db.update(liveSegments).set({ deadlineAt: new Date(Date.now() - 1) }).where(eq(liveSegments.name, src.segments[1]!.name));
+    await sweepLiveSegments(h.farm.ctx);
     expect((await segmentRows(ch.id)).map((r) => [r.seq, r.status, r.gapReason])).toEqual([[0, 'pending', null], [1, 'gap', 'missing'], [2, 'pending', null]]);
+    // Its bytes, too late, are refused with the reason.
+    const late = await put(`${ch.ingest_url}/${src.segments[1]!.name}`, new Uint8Array(src.segments[1]!.bytes));
+    expect([late.status, ((await late.json()) as { error: { message: string } }).error.message]).toEqual([409, expect.stringMatching(/came after its deadline/)]);
+  });
+
+  it('places a segment whose playlist came first (ffmpeg does not wait for the segment\'s answer)', async () => {
+    const ch = await channel({ ladder: [{ height: 360 }] });
+    expect(await (await put(`${ch.ingest_url}/index.m3u8`, encoderPlaylist(src, 0))).json()).toEqual({ placed: 1 });
+    expect((await segmentRows(ch.id)).map((r) => [r.seq, r.status])).toEqual([[0, 'listed']]);
+    expect(await h.farm.ctx.queues.live.getJob(`${ch.id}.0`)).toBeUndefined();
+    expect((await put(`${ch.ingest_url}/${src.segments[0]!.name}`, new Uint8Array(src.segments[0]!.bytes))).status).toBe(201);
+    const [row] = await segmentRows(ch.id);
+    expect(row).toMatchObject({ seq: 0, status: 'pending' });
+    // Due from when its bytes came, not from when it was listed.
+    expect(row!.deadlineAt!.getTime() - row!.arrivedAt.getTime()).toBeCloseTo(1.5 * Math.max(2, src.segments[0]!.duration) * 1000, -1);
+    expect((await h.farm.ctx.queues.live.getJob(`${ch.id}.0`))?.data).toMatchObject({ seq: 0, rungs: [{ name: '360p' }] });
   });
 });
