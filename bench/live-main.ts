@@ -2,9 +2,9 @@
  * The live phase alone (bench/live.ts): its own farm (`malan serve` + one `malan worker` from
  * dist/, a private testWorld), the pre-cut 1080p segments, then the curve. Build first
  * (`npm run build`), then `node dist/bench/live-main.js [--quick] [--max-channels N]
- * [--stream-seconds S] [--await-segment] [--keep] [--out FILE]`. Its results go under the `live` key of
- * bench/results.json (bench/results.quick.json with --quick), leaving the other phases' keys as
- * they were; `live.environment` says which run they come from.
+ * [--stream-seconds S] [--await-segment] [--keep] [--out FILE]`. Its results go under the `live` key
+ * (`liveAwaitSegment` with --await-segment) of bench/results.json (bench/results.quick.json with
+ * --quick), leaving the other keys as they were; its `environment` says which run they come from.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -74,8 +74,10 @@ try {
   const live = await liveBench({ api, source, ffmpegPath: world.config.MALAN_FFMPEG_PATH, tmp, profile, liveConcurrency: world.config.MALAN_LIVE_CONCURRENCY, say });
   process.stdout.write(`\n${renderLive(live).join('\n')}\n`);
   const previous = existsSync(outFile) ? (JSON.parse(readFileSync(outFile, 'utf8')) as Record<string, unknown>) : {};
-  writeFileSync(outFile, `${JSON.stringify({ ...previous, live: { mode, environment, ...live } }, null, 2)}\n`);
-  say(`results written under "live" in ${path.relative(process.cwd(), outFile) || outFile}`);
+  // The patient-encoder variant has its own key, so that one file holds both curves.
+  const key = profile.awaitSegment ? 'liveAwaitSegment' : 'live';
+  writeFileSync(outFile, `${JSON.stringify({ ...previous, [key]: { mode, environment, ...live } }, null, 2)}\n`);
+  say(`results written under "${key}" in ${path.relative(process.cwd(), outFile) || outFile}`);
 } catch (err) {
   say(`FAILED: ${(err as Error).stack ?? err}`);
   if (farm) for (const name of ['serve', 'worker-0'] as const) say(`--- tail of ${name}.log ---\n${farm.log(name).split('\n').slice(-25).join('\n')}`);

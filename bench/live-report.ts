@@ -17,8 +17,14 @@ export function renderLive(live: LiveResults): string[] {
       .map(([rung, r]) => `${rung} ${r.p50.toFixed(2)} (${p.ratios.rtf[rung]?.toFixed(2) ?? '–'})`)
       .join(', ');
     lines.push(
-      `| ${p.ladder} | ${p.channels} | ${p.farm.gaps}/${p.farm.segments} ${pct(p.farm.missRate)} | ${p.bare.misses}/${p.bare.segments} ${pct(p.bare.missRate)} | ${s(p.farm.latency.p50)} / ${s(p.farm.latency.p95)} | ${s(p.bare.latency.p50)} / ${s(p.bare.latency.p95)} | ${s(p.ratios.addedLatency.p50)} / ${s(p.ratios.addedLatency.p95)} | ${rtf || '–'} |`,
+      `| ${p.ladder} | ${p.channels} | ${p.farm.segments - p.farm.published}/${p.farm.segments} ${pct(p.farm.missRate)} | ${p.bare.misses}/${p.bare.segments} ${pct(p.bare.missRate)} | ${s(p.farm.latency.p50)} / ${s(p.farm.latency.p95)} | ${s(p.bare.latency.p50)} / ${s(p.bare.latency.p95)} | ${s(p.ratios.addedLatency.p50)} / ${s(p.ratios.addedLatency.p95)} | ${rtf || '–'} |`,
     );
+  }
+  lines.push('', '| ladder | channels | arrived → worker start p50 / p95 s | segment PUT answered p50 / p95 ms | playlist PUT answered p50 / p95 ms | misses: gaps by reason, never placed |', '| --- | --- | --- | --- | --- | --- |');
+  for (const p of live.points) {
+    const f = p.farm;
+    const why = [...Object.entries(f.gapsByReason).map(([r, n]) => `${r} ${n}`), ...(f.unplaced ? [`never placed ${f.unplaced}`] : []), ...(f.pendingAtEnd ? [`still pending ${f.pendingAtEnd}`] : [])].join(', ');
+    lines.push(`| ${p.ladder} | ${p.channels} | ${s(f.queueWait.p50)} / ${s(f.queueWait.p95)} | ${f.ingestMs.segment.p50} / ${f.ingestMs.segment.p95} | ${f.ingestMs.playlist.p50} / ${f.ingestMs.playlist.p95} | ${why || '–'} |`);
   }
   lines.push('');
   for (const c of live.capacity) {

@@ -80,6 +80,9 @@ export interface PushResult {
   segments: number;
   /** How late each segment's PUT started against its due time (ms): the pusher's own pacing error. */
   lateMs: number[];
+  /** Bytes sent → the farm's answer (ms): a segment's is its storing and ffprobe, a playlist's its placing and queueing. */
+  segmentAnswerMs: number[];
+  playlistAnswerMs: number[];
   /** Requests the farm answered with anything but 2xx, as "status name: body". */
   refused: string[];
 }
@@ -94,7 +97,8 @@ export interface PushResult {
 export async function pushChannel(opts: { ingestUrl: string; source: LiveSource; count: number; startAt: number; awaitSegment?: boolean }): Promise<PushResult> {
   const ends = segmentEnds(opts.source, opts.count);
   const lateMs: number[] = [];
-  const answers: Array<Promise<string | null>> = [];
+  const segmentAnswers: Array<Promise<Answer>> = [];
+  const playlistAnswers: Array<Promise<Answer>> = [];
   for (let i = 0; i < ends.length; i++) {
     const due = opts.startAt + ends[i]! * 1000;
     const wait = due - performance.now();
@@ -106,17 +110,29 @@ export async function pushChannel(opts: { ingestUrl: string; source: LiveSource;
     if (opts.awaitSegment) await segment.answer;
     const playlist = put(`${opts.ingestUrl}/index.m3u8`, Buffer.from(encoderPlaylist(opts.source, i, i === ends.length - 1)), 'application/vnd.apple.mpegurl');
     await playlist.sent;
-    answers.push(segment.answer, playlist.answer);
+    segmentAnswers.push(segment.answer);
+    playlistAnswers.push(playlist.answer);
   }
-  const refused = (await Promise.all(answers)).filter((a): a is string => a !== null);
-  return { segments: ends.length, lateMs, refused };
+  const seg = await Promise.all(segmentAnswers);
+  const list = await Promise.all(playlistAnswers);
+  const refused = [...seg, ...list].map((a) => a.refused).filter((r): r is string => r !== null);
+  return { segments: ends.length, lateMs, segmentAnswerMs: seg.map((a) => a.ms), playlistAnswerMs: list.map((a) => a.ms), refused };
 }
 
-/** One PUT: `sent` when the body is flushed to the socket, `answer` null on 2xx, else what was said. */
-function put(url: string, body: Buffer, contentType: string): { sent: Promise<void>; answer: Promise<string | null> } {
+interface Answer {
+  /** Null on 2xx, else what the farm said. */
+  refused: string | null;
+  /** From the body's last byte flushed to the answer's end. */
+  ms: number;
+}
+
+/** One PUT: `sent` when the body is flushed to the socket, then the farm's answer. */
+function put(url: string, body: Buffer, contentType: string): { sent: Promise<void>; answer: Promise<Answer> } {
+  let flushedAt = 0;
   let sent!: () => void;
   const flushed = new Promise<void>((r) => (sent = r));
-  const answer = new Promise<string | null>((resolve) => {
+  const answer = new Promise<Answer>((done) => {
+    const resolve = (refused: string | null) => done({ refused, ms: performance.now() - (flushedAt || performance.now()) });
     const req = http.request(url, { method: 'PUT', headers: { 'content-type': contentType, 'content-length': body.length } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -124,10 +140,14 @@ function put(url: string, body: Buffer, contentType: string): { sent: Promise<vo
       res.on('error', (err) => resolve(`response error ${path.basename(url)}: ${err.message}`));
     });
     req.on('error', (err) => {
+      flushedAt ||= performance.now();
       sent();
       resolve(`request error ${path.basename(new URL(url).pathname)}: ${err.message}`);
     });
-    req.end(body, () => sent());
+    req.end(body, () => {
+      flushedAt = performance.now();
+      sent();
+    });
   });
   return { sent: flushed, answer };
 }

@@ -31,6 +31,7 @@ export interface LiveProfile {
   /** Stream each farm channel is fed, and the (shorter) stretch of it the bare side replays. */
   streamSeconds: number;
   bareSeconds: number;
+  /** The most channels tried; the steps are CHANNEL_STEPS up to it. */
   maxChannels: number;
   /** Indexes into LIVE_LADDERS. */
   ladders: number[];
@@ -39,10 +40,12 @@ export interface LiveProfile {
 }
 
 export const LIVE_PROFILES: Record<'full' | 'quick', LiveProfile> = {
-  full: { streamSeconds: 20, bareSeconds: 8, maxChannels: 6, ladders: [0, 1, 2], awaitSegment: false },
+  full: { streamSeconds: 16, bareSeconds: 8, maxChannels: 8, ladders: [0, 1, 2], awaitSegment: false },
   quick: { streamSeconds: 10, bareSeconds: 6, maxChannels: 2, ladders: [0, 2], awaitSegment: false },
 };
 export const LIVE_SEGMENT_SECONDS = 2;
+/** Channel counts tried, in order, up to the profile's maxChannels: finer where knees are on 2 cores. */
+const CHANNEL_STEPS = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32];
 /** The channel default (spec.ts): a segment is due 1.5 of its durations after it arrived. */
 const DEADLINE_FACTOR = 1.5;
 /** Past this miss rate the curve has shown its knee: more channels only add time. */
@@ -55,9 +58,13 @@ export interface LivePoint {
   rungs: number;
   channels: number;
   farm: {
+    /** Segments sent; every one not published is a miss: a gap, or never placed by a playlist (`unplaced`). */
     segments: number;
     published: number;
     gaps: number;
+    unplaced: number;
+    /** Still pending when the wait ended (its deadline long past): should be 0. */
+    pendingAtEnd: number;
     gapsByReason: Record<string, number>;
     lateDiscarded: number;
     missRate: number;
@@ -66,13 +73,19 @@ export interface LivePoint {
     /** arrived → the worker's start report: the median of the channels' p50s, the largest p95. */
     queueWait: { p50: number | null; p95: number | null };
     rtf: Rtf;
+    /** The farm's answer to each PUT (ms from its last byte): storing + ffprobe a segment, placing + queueing a playlist. */
+    ingestMs: { segment: { p50: number; p95: number }; playlist: { p50: number; p95: number } };
     /** Pusher pacing error (ms) and requests the farm refused: both should be ~0 and empty. */
     pushLateMs: { p50: number; max: number };
     refused: string[];
     waitingForWorker: string[];
   };
   bare: { segments: number; misses: number; missRate: number; latency: { p50: number; p95: number }; rtf: Rtf };
-  /** farm RTF p50 ÷ bare RTF p50 per rung; farm latency − bare (arrival → every rung encoded), s. */
+  /**
+   * farm RTF p50 ÷ bare RTF p50 per rung; farm latency − bare (arrival → every rung encoded), s,
+   * null where the bare side missed (its latency is then a backlog) or the farm missed over half
+   * (its latency counts published segments only: the survivors').
+   */
   ratios: { rtf: Record<string, number | null>; addedLatency: { p50: number | null; p95: number | null } };
   wallSeconds: number;
 }
@@ -98,15 +111,17 @@ export async function liveBench(opts: { api: ApiClient; source: LiveSource; ffmp
     const { label, ladder } = LIVE_LADDERS[index]!;
     const rungs = resolveLiveLadder(ladder as ChannelInput['ladder'], source.segments[0]!.probe).rungs;
     for (const rung of rungs) bareCommands[rung.name] ??= bareArgs(rung, source, 0, '<out>.ts');
-    for (let n = 1; n <= profile.maxChannels; n++) {
+    for (const n of channelSteps(profile.maxChannels)) {
       const started = performance.now();
       say(`live ${label}: ${n} channel${n > 1 ? 's' : ''} × ${farmCount} segments through the farm, then ${bareCount} each bare`);
       const farm = await farmPoint({ api, source, ladder: ladder as ChannelInput['ladder'], channels: n, count: farmCount, segMs, awaitSegment: profile.awaitSegment });
       const bare = await barePoint({ ffmpegPath: opts.ffmpegPath, source, rungs, channels: n, count: bareCount, segMs, dir: path.join(opts.tmp, `live-bare-${index}-${n}`) });
       const rtfRatio = Object.fromEntries(rungs.map((r) => [r.name, farm.rtf[r.name] && bare.rtf[r.name]?.p50 ? round(farm.rtf[r.name]!.p50 / bare.rtf[r.name]!.p50) : null]));
-      const minus = (a: number | null, b: number) => (a === null ? null : round(a - b));
+      // Only against a bare side that kept up: past its knee, bare latency is a queue, not encode time.
+      // Past the farm's own knee its latency is the few survivors': not compared either.
+      const minus = (a: number | null, b: number) => (a === null || bare.misses > 0 || farm.missRate > STOP_MISS_RATE ? null : round(a - b));
       points.push({ ladder: label, rungs: rungs.length, channels: n, farm, bare, ratios: { rtf: rtfRatio, addedLatency: { p50: minus(farm.latency.p50, bare.latency.p50), p95: minus(farm.latency.p95, bare.latency.p95) } }, wallSeconds: round((performance.now() - started) / 1000, 1) });
-      say(`  farm: ${farm.gaps}/${farm.segments} missed, latency p50 ${farm.latency.p50} s p95 ${farm.latency.p95} s; bare: ${bare.misses}/${bare.segments} missed, p50 ${bare.latency.p50} s`);
+      say(`  farm: ${farm.segments - farm.published}/${farm.segments} missed${farm.unplaced ? ` (${farm.unplaced} never placed)` : ''}, latency p50 ${farm.latency.p50} s p95 ${farm.latency.p95} s; bare: ${bare.misses}/${bare.segments} missed, p50 ${bare.latency.p50} s`);
       if (farm.missRate > STOP_MISS_RATE) break;
     }
   }
@@ -114,8 +129,8 @@ export async function liveBench(opts: { api: ApiClient; source: LiveSource; ffmp
     const label = LIVE_LADDERS[index]!.label;
     const mine = points.filter((p) => p.ladder === label);
     const largest = (ok: (p: LivePoint) => boolean) => Math.max(0, ...mine.filter(ok).map((p) => p.channels));
-    const farmChannels = largest((p) => p.farm.gaps === 0 && p.farm.segments > 0);
-    return { ladder: label, rungs: mine[0]?.rungs ?? 0, farmChannels, bareChannels: largest((p) => p.bare.misses === 0), reachedMax: farmChannels === profile.maxChannels };
+    const farmChannels = largest((p) => p.farm.published === p.farm.segments);
+    return { ladder: label, rungs: mine[0]?.rungs ?? 0, farmChannels, bareChannels: largest((p) => p.bare.misses === 0), reachedMax: farmChannels === Math.max(...channelSteps(profile.maxChannels)) };
   });
   return {
     settings: {
@@ -148,8 +163,9 @@ async function farmPoint(opts: { api: ApiClient; source: LiveSource; ladder: Cha
     }
     const startAt = performance.now() + 300;
     const pushes = await Promise.all(ingest.map((url, k) => pushChannel({ ingestUrl: url, source: opts.source, count: opts.count, startAt: startAt + (k * opts.segMs) / opts.channels, awaitSegment: opts.awaitSegment })));
-    // Every segment resolves by its deadline (the worker skips it, the API's sweeper marks it a gap).
-    const views = await settled(api, ids, opts.count, DEADLINE_FACTOR * opts.segMs + 15_000);
+    // Every placed segment resolves by its deadline (the worker skips it, the API's sweeper marks
+    // it a gap); one that no playlist placed never does, so the wait is bounded.
+    const views = await settled(api, ids, opts.count, DEADLINE_FACTOR * opts.segMs + 4000);
     const metrics = views.map((v) => v.metrics);
     const sum = (f: (m: ChannelMetrics) => number) => metrics.reduce((a, m) => a + f(m), 0);
     const published = sum((m) => m.segments.published);
@@ -165,16 +181,20 @@ async function farmPoint(opts: { api: ApiClient; source: LiveSource; ladder: Cha
     const late = pushes.flatMap((p) => p.lateMs);
     const maxOrNull = (v: number[]) => (v.length ? round(Math.max(...v)) : null);
     const medianOrNull = (v: number[]) => (v.length ? round(median(v)) : null);
+    const sent = opts.channels * opts.count;
     return {
-      segments: published + gaps,
+      segments: sent,
       published,
       gaps,
+      unplaced: sent - published - gaps - sum((m) => m.segments.pending),
+      pendingAtEnd: sum((m) => m.segments.pending),
       gapsByReason,
       lateDiscarded: sum((m) => m.segments.late_discarded),
-      missRate: published + gaps ? round(gaps / (published + gaps)) : 1,
+      missRate: round((sent - published) / sent),
       latency: { p50: medianOrNull(values((m) => m.latency_seconds.p50)), p95: maxOrNull(values((m) => m.latency_seconds.p95)) },
       queueWait: { p50: medianOrNull(values((m) => m.queue_wait_seconds.p50)), p95: maxOrNull(values((m) => m.queue_wait_seconds.p95)) },
       rtf,
+      ingestMs: { segment: p50p95(pushes.flatMap((p) => p.segmentAnswerMs)), playlist: p50p95(pushes.flatMap((p) => p.playlistAnswerMs)) },
       pushLateMs: { p50: round(median(late), 1), max: round(Math.max(...late), 1) },
       refused: pushes.flatMap((p) => p.refused),
       waitingForWorker: [...new Set(views.map((v) => v.waiting_for_worker).filter((w): w is string => Boolean(w)))],
@@ -245,6 +265,13 @@ function timedFfmpeg(ffmpegPath: string, args: string[]): Promise<number> {
     child.on('error', reject);
     child.on('close', (code) => (code === 0 ? resolve((performance.now() - started) / 1000) : reject(new Error(`bare rung ffmpeg exited ${code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`))));
   });
+}
+
+const p50p95 = (ms: number[]) => ({ p50: round(quantile(ms, 0.5), 1), p95: round(quantile(ms, 0.95), 1) });
+
+function channelSteps(max: number): number[] {
+  const steps = CHANNEL_STEPS.filter((n) => n <= max);
+  return steps.includes(max) ? steps : [...steps, max];
 }
 
 const loadAverage = () => os.loadavg().map((l) => round(l, 2));

@@ -8,12 +8,16 @@
  *      then one tensor model through the farm (POST with Prefer: wait), without a target
  *   5. render (bench/render.ts): render tasks through the farm vs the worker's own Blender argv run
  *      bare — the time each task adds, and frames per hour
+ *   6. live (bench/live.ts): N 1080p channels × 1, 3 or 4 rungs fed pre-cut 2 s segments in real
+ *      time — deadline misses, latency and real-time factor per rung as N rises — against the
+ *      worker's own rung argv run bare on the same segments at the same times
  * Flags: --quick (small N, one repetition: a validation run), --postgres (the farm on the test
  * PostgreSQL server, MALAN_TEST_DB=postgres semantics), --keep (keep the farm's home and logs),
  * --out FILE (default bench/results.json; bench/results.quick.json with --quick), and
- * --submit-n N, --dispatch-n N, --transcode-reps N, --render-reps N to override the profile's counts.
+ * --submit-n N, --dispatch-n N, --transcode-reps N, --render-reps N, --live-max-channels N and
+ * --live-stream-seconds S to override the profile's counts.
  */
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -29,6 +33,9 @@ import { median, round, sleep } from './measure.js';
 import { removePrefix } from './redis-keys.js';
 import { farmPredictionLatency, INFERENCE_PROFILES, inferenceBench } from './inference.js';
 import { prepareRender, RENDER_PROFILES, renderPhase } from './render.js';
+import { LIVE_PROFILES, LIVE_SEGMENT_SECONDS, liveBench, type LiveResults } from './live.js';
+import { renderLive } from './live-report.js';
+import { prepareLiveSource } from './live-source.js';
 import { inferenceTargets, renderTable, renderTarget, summarizeTranscode, TARGETS, type BenchResults } from './report.js';
 import { apiSubmission, bareSubmission } from './submission.js';
 import { bareCommand, bareLadderCommand, makeClip, runBare, runFarm, type BareRun, type ClipSpec, type FarmRun } from './transcode.js';
@@ -61,6 +68,8 @@ const { values: flags } = parseArgs({
     'dispatch-n': { type: 'string' },
     'transcode-reps': { type: 'string' },
     'render-reps': { type: 'string' },
+    'live-max-channels': { type: 'string' },
+    'live-stream-seconds': { type: 'string' },
   },
 });
 const mode = flags.quick ? 'quick' : 'full';
@@ -70,6 +79,11 @@ const profile = {
   ...(flags['dispatch-n'] && { dispatchN: positive('--dispatch-n', flags['dispatch-n']) }),
   ...(flags['transcode-reps'] && { transcodeReps: positive('--transcode-reps', flags['transcode-reps']) }),
   ...(flags['render-reps'] && { renderReps: positive('--render-reps', flags['render-reps']) }),
+};
+const liveProfile = {
+  ...LIVE_PROFILES[mode],
+  ...(flags['live-max-channels'] && { maxChannels: positive('--live-max-channels', flags['live-max-channels']) }),
+  ...(flags['live-stream-seconds'] && { streamSeconds: positive('--live-stream-seconds', flags['live-stream-seconds']) }),
 };
 const outFile = path.resolve(flags.out ?? path.join(packageRoot, 'bench', mode === 'quick' ? 'results.quick.json' : 'results.json'));
 const say = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
@@ -107,7 +121,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 try {
   const results = await run();
-  process.stdout.write(`${renderTable(results)}\n`);
+  const live = 'error' in results.live ? [`Live: failed (${results.live.error})`] : renderLive(results.live);
+  process.stdout.write(`${renderTable(results)}\n\n${live.join('\n')}\n`);
   writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
   say(`results written to ${path.relative(process.cwd(), outFile) || outFile}`);
 } catch (err) {
@@ -118,7 +133,7 @@ try {
   await cleanup();
 }
 
-async function run(): Promise<BenchResults> {
+async function run(): Promise<BenchResults & { live: LiveResults | { error: string } }> {
   const environment = await environmentFacts({ ffmpegPath, redisUrl, database: databaseLabel() });
   say(`${mode} run; farm home ${world.home}, prefixes ${world.env.MALAN_QUEUE_PREFIX} (farm) and ${barePrefix} (bare)`);
   // In this process, before the farm starts: its idle processes would only add noise.
@@ -136,6 +151,10 @@ async function run(): Promise<BenchResults> {
   );
   say('render: building the scene with Blender and probing Blender as the worker does');
   const renderSetup = await prepareRender(tmp);
+  say(`live: cutting ${liveProfile.streamSeconds} s of 1080p30 into ${LIVE_SEGMENT_SECONDS} s segments`);
+  const liveDir = path.join(tmp, 'live-source');
+  mkdirSync(liveDir);
+  const liveSource = await prepareLiveSource({ ffmpegPath, ffprobePath: world.config.MALAN_FFPROBE_PATH, dir: liveDir, seconds: liveProfile.streamSeconds, segmentSeconds: LIVE_SEGMENT_SECONDS });
 
   say('starting the farm (malan serve + one malan worker)');
   farm = await startFarm(world.env, { workers: 1 });
@@ -178,6 +197,13 @@ async function run(): Promise<BenchResults> {
   say(`render: ${renderSetup.tasks.length} tasks of Blender bare, then the same as one render job through the farm, ${profile.renderWarmup} + ${profile.renderReps} times, interleaved`);
   const render = await renderPhase({ setup: renderSetup, api, baseUrl: farm.baseUrl, key, tmp, reps: profile.renderReps, warmup: profile.renderWarmup, tag });
 
+  // One worker, before split-and-stitch starts a second: the curve is per worker. A failure here
+  // is recorded and the other phases go on (live is the newest part of the farm).
+  const live = await liveBench({ api, source: liveSource, ffmpegPath, tmp, profile: liveProfile, liveConcurrency: world.config.MALAN_LIVE_CONCURRENCY, say }).catch((err: Error) => {
+    say(`live: FAILED: ${err.stack ?? err.message}`);
+    return { error: err.message };
+  });
+
   say('split-and-stitch: a 60 s 720p clip, in one piece on one worker vs in 10 s pieces on two workers');
   const longClip = path.join(tmp, 'long.mp4');
   await makeClip(ffmpegPath, longClip, { seconds: 60, width: 1280, height: 720, fps: 30, audio: true });
@@ -213,6 +239,7 @@ async function run(): Promise<BenchResults> {
     const states = new Set(t.cases.map((c) => `${c.batched.batchingAfter}/${c.batched.preferredAfter}`));
     if (states.size > 1 || !states.has(`${t.warmup.batching}/${t.warmup.preferred}`)) notes.push(`${t.model}: the batching learner changed its mind during the measurement (after warm-up ${t.warmup.batching}/${t.warmup.preferred}, then ${[...states].join(', ')}): it relearns every 1000 runs or 10 minutes`);
   }
+  if ('error' in live) notes.push(`live: the phase failed (${live.error}); the other phases are unaffected`);
   if (mode === 'quick') notes.push('quick mode: small N and one transcode repetition; p99 of a few samples is their maximum');
   return {
     mode,
@@ -224,6 +251,7 @@ async function run(): Promise<BenchResults> {
     inference,
     split,
     render,
+    live,
     targets: {
       dispatchP50: { limitMs: TARGETS.dispatchP50Ms, valueMs: farmDispatchResult.latency.p50, met: farmDispatchResult.latency.p50 < TARGETS.dispatchP50Ms },
       transcode: transcode.map((t) => ({
