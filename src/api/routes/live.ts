@@ -5,7 +5,7 @@
  */
 import { Readable } from 'node:stream';
 import { Hono, type Context } from 'hono';
-import { eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import { ApiError } from '../api-error.js';
 import { bearerToken, type ApiEnv } from '../auth.js';
 import { liveChannels, liveSegments } from '../../db/live-schema.js';
@@ -14,7 +14,6 @@ import { channelView, createChannel, deleteChannel, getChannelRow, listChannels,
 import { ingestChannel, ingestPlaylist, ingestSegment, MAX_PLAYLIST_BYTES, rungKey } from '../../services/live-ingest.js';
 import { collectBody } from '../ingest-body.js';
 import { masterFor, mediaPlaylistFor } from '../../services/live-publisher.js';
-import { and } from 'drizzle-orm';
 
 export function liveApi(ctx: FarmContext) {
   return new Hono<ApiEnv>()
