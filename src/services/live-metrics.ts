@@ -18,13 +18,18 @@ const num = (v: unknown): number | null => (v === null || v === undefined ? null
 export async function channelMetrics(ctx: FarmContext, channelId: string): Promise<ChannelMetrics> {
   const latency = sql`extract(epoch from published_at - arrived_at)`;
   const wait = sql`extract(epoch from started_at - arrived_at)`;
+  // As the playlists show it: a segment past its deadline is a gap now, before the sweeper or its
+  // worker's report writes so (up to a quarter second later).
+  const overdue = sql`(status in ('pending', 'listed') and deadline_at < now())`;
+  const state = sql`case when ${overdue} then 'gap' else status end`;
+  const reason = sql`case when ${overdue} then (case when status = 'listed' then 'missing' else 'deadline' end) else gap_reason end`;
   const [summary] = rows<Record<string, unknown>>(
     await ctx.db.execute(sql`
-      select count(*) filter (where status = 'published') as published,
-             count(*) filter (where status = 'gap') as gaps,
-             count(*) filter (where status = 'pending') as pending,
+      select count(*) filter (where ${state} = 'published') as published,
+             count(*) filter (where ${state} = 'gap') as gaps,
+             count(*) filter (where ${state} in ('pending', 'listed')) as pending,
              count(*) filter (where late_discarded) as late,
-             count(*) filter (where status = 'gap' and gap_reason = 'deadline') as misses,
+             count(*) filter (where ${state} = 'gap' and ${reason} = 'deadline') as misses,
              percentile_cont(0.5) within group (order by ${latency}) as l50,
              percentile_cont(0.95) within group (order by ${latency}) as l95,
              percentile_cont(0.99) within group (order by ${latency}) as l99,
@@ -33,7 +38,7 @@ export async function channelMetrics(ctx: FarmContext, channelId: string): Promi
       from live_segments where channel_id = ${channelId} and seq is not null`),
   );
   const reasons = rows<{ reason: string; n: number }>(
-    await ctx.db.execute(sql`select gap_reason as reason, count(*)::int as n from live_segments where channel_id = ${channelId} and status = 'gap' group by 1`),
+    await ctx.db.execute(sql`select ${reason} as reason, count(*)::int as n from live_segments where channel_id = ${channelId} and ${state} = 'gap' group by 1`),
   );
   const rtf = rows<{ rung: string; p50: number; max: number }>(
     await ctx.db.execute(sql`

@@ -120,7 +120,7 @@ describe('a transcode through the whole farm', () => {
     expect(res.status).toBe(200);
     expect(res.body.results).toHaveLength(1);
     const w = res.body.results[0];
-    expect(w).toMatchObject({ status: 'up', kinds: ['transcode', 'inference', 'render'], gpus: [] });
+    expect(w).toMatchObject({ status: 'up', kinds: ['transcode', 'inference', 'render', 'live'], gpus: [] });
     expect(w.capabilities.ffmpeg.encoders).toContain('libx264');
     expect(w.capabilities.notes).toContain('nvidia-smi not found: no GPU on this host');
     expect(Date.now() - Date.parse(w.last_heartbeat_at)).toBeLessThan(15_000);

@@ -194,6 +194,8 @@ describe('bad ingest is refused with its reason, and the channel keeps running',
     expect(await (await put(`${ch.ingest_url}/index.m3u8`, encoderPlaylist(src, 2))).json()).toEqual({ placed: 2 });
     expect((await segmentRows(ch.id)).map((r) => [r.seq, r.status])).toEqual([[0, 'pending'], [1, 'listed'], [2, 'pending']]);
     await h.farm.ctx.db.update(liveSegments).set({ deadlineAt: new Date(Date.now() - 1) }).where(eq(liveSegments.name, src.segments[1]!.name));
+    // Past its deadline it is a gap at once, in the figures as in the playlists, before any sweep writes it.
+    expect((await studio.get(`/v1/live/channels/${ch.id}`)).body.metrics).toMatchObject({ segments: { gaps: 1, pending: 2 }, gaps_by_reason: { missing: 1 }, deadline_misses: 0 });
     await sweepLiveSegments(h.farm.ctx);
     expect((await segmentRows(ch.id)).map((r) => [r.seq, r.status, r.gapReason])).toEqual([[0, 'pending', null], [1, 'gap', 'missing'], [2, 'pending', null]]);
     // Its bytes, too late, are refused with the reason.
