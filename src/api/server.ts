@@ -18,7 +18,7 @@ import { startReconciler } from '../services/reconciler.js';
 import { startReportRecorder } from '../services/report-recorder.js';
 import { loadSecret, UrlSigner } from '../services/url-signer.js';
 import { startWebhookDelivery } from '../services/webhooks.js';
-import { LocalDiskStorage } from '../storage/local-disk-storage.js';
+import { openStorage } from '../storage/open-storage.js';
 import { createApp } from './app.js';
 import { startOutboxExport } from '../billing/outbox-export.js';
 import { startStorageMeter } from '../billing/storage-meter.js';
@@ -34,6 +34,8 @@ export interface Farm {
 
 /** Opens everything the API needs (migrating the database); `serve` and the tests share this. */
 export async function openFarm(config: Config, baseUrl: string, log: Logger): Promise<Farm> {
+  const storage = await openStorage(config); // first: a bucket that cannot be used stops the start before anything else
+  log.info('storage ready', { kind: config.MALAN_STORAGE, ...(config.MALAN_STORAGE === 's3' && { bucket: config.MALAN_S3_BUCKET, prefix: config.MALAN_S3_PREFIX ?? '' }) });
   const database = await openDatabase({ databaseUrl: config.DATABASE_URL, home: config.home });
   await database.migrate();
   log.info('database ready', { kind: database.kind, at: database.location });
@@ -43,7 +45,7 @@ export async function openFarm(config: Config, baseUrl: string, log: Logger): Pr
   const ctx: FarmContext = {
     config,
     db: database.db,
-    storage: new LocalDiskStorage(path.join(config.home, 'storage')),
+    storage,
     queues: new FarmQueues(redis, config.MALAN_QUEUE_PREFIX),
     redis,
     signer: new UrlSigner(loadSecret(config.home, config.MALAN_SECRET), baseUrl),

@@ -9,7 +9,7 @@ import type { Config } from '../config/env.js';
 import { openDatabase } from '../db/database.js';
 import { ApiError } from '../api/api-error.js';
 import { addModelFromFiles } from '../services/model-import.js';
-import { LocalDiskStorage } from '../storage/local-disk-storage.js';
+import { openStorage } from '../storage/open-storage.js';
 import { throughRunningServe } from './keys-command.js';
 
 export async function addModelCommand(config: Config, manifestPath: string, weightsPath?: string): Promise<{ model: string; version: string; created: boolean; via: string }> {
@@ -26,7 +26,7 @@ export async function addModelCommand(config: Config, manifestPath: string, weig
   const database = await openDatabase({ databaseUrl: config.DATABASE_URL, home: config.home });
   try {
     await database.migrate();
-    const added = await addModelFromFiles(database.db, new LocalDiskStorage(path.join(config.home, 'storage')), manifest, manifestDir, weights).catch((err: unknown) => {
+    const added = await addModelFromFiles(database.db, await openStorage(config), manifest, manifestDir, weights).catch((err: unknown) => {
       throw err instanceof ApiError ? new Error(err.message) : err;
     });
     return { model: `${added.model.owner}/${added.model.name}`, version: added.version.id, created: added.created, via: `${database.kind} at ${database.location}` };

@@ -81,6 +81,34 @@ describe('parseConfig', () => {
     expect(err.message).toContain('DATABASE_URL=');
   });
 
+  it('keeps files on local disk unless told MALAN_STORAGE=s3, which needs a bucket', () => {
+    expect(parseConfig({})).toMatchObject({ MALAN_STORAGE: 'local', MALAN_S3_FORCE_PATH_STYLE: false });
+    const s3 = parseConfig({
+      MALAN_STORAGE: 's3',
+      MALAN_S3_BUCKET: 'farm-files',
+      MALAN_S3_PREFIX: 'malan/prod',
+      MALAN_S3_ENDPOINT: 'http://minio.lan:9000',
+      MALAN_S3_REGION: 'eu-west-1',
+      MALAN_S3_FORCE_PATH_STYLE: 'true',
+    });
+    expect(s3).toMatchObject({ MALAN_STORAGE: 's3', MALAN_S3_BUCKET: 'farm-files', MALAN_S3_PREFIX: 'malan/prod', MALAN_S3_ENDPOINT: 'http://minio.lan:9000', MALAN_S3_REGION: 'eu-west-1', MALAN_S3_FORCE_PATH_STYLE: true });
+    expect(configError({ MALAN_STORAGE: 's3' }).message).toContain('MALAN_S3_BUCKET="": required with MALAN_STORAGE=s3');
+    expect(parseConfig({ MALAN_S3_BUCKET: 'set-but-unused' }).MALAN_STORAGE).toBe('local');
+  });
+
+  it.each([
+    ['MALAN_STORAGE', 'gcs'],
+    ['MALAN_S3_BUCKET', 'Upper_Case'],
+    ['MALAN_S3_BUCKET', 'ab'],
+    ['MALAN_S3_PREFIX', '/leading'],
+    ['MALAN_S3_PREFIX', 'a//b'],
+    ['MALAN_S3_ENDPOINT', 'minio:9000'],
+    ['MALAN_S3_REGION', 'EU West'],
+    ['MALAN_S3_FORCE_PATH_STYLE', 'yes'],
+  ])('refuses %s=%s', (name, value) => {
+    expect(configError({ MALAN_STORAGE: 's3', MALAN_S3_BUCKET: 'farm-files', [name]: value }).message).toContain(`${name}=${JSON.stringify(value)}`);
+  });
+
   it('counts empty strings as unset', () => {
     const c = parseConfig({ PORT: '', DATABASE_URL: '', MALAN_QUEUE_PREFIX: '', MALAN_ALLOW_PRIVATE_WEBHOOKS: '', MALAN_HOME: '' });
     expect(c).toMatchObject({ PORT: 8080, MALAN_QUEUE_PREFIX: 'malan', MALAN_ALLOW_PRIVATE_WEBHOOKS: false, home: path.resolve('.malan') });

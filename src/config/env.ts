@@ -85,7 +85,34 @@ export const envSchema = z.object({
   MALAN_BILLING_EXPORT_TOKEN: z.string().optional(),
   /** The CloudEvents `source` of exported charges: keep it stable, receivers deduplicate by (source, id). */
   MALAN_BILLING_SOURCE: z.string().min(1).default('malan'),
-});
+  /** Where file bytes live: `local` (MALAN_HOME/storage, one host) or `s3` (a bucket every API host shares). */
+  MALAN_STORAGE: z.enum(['local', 's3']).default('local'),
+  /** The bucket, with MALAN_STORAGE=s3 (required then). Credentials come from the AWS SDK's chain (AWS_ACCESS_KEY_ID…, a profile, a role). */
+  MALAN_S3_BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { error: 'an S3 bucket name: 3 to 63 lower-case letters, digits, . and -' })
+    .optional(),
+  /** A folder in the bucket that holds the farm's objects (e.g. "malan/prod"), so that farms can share a bucket. */
+  MALAN_S3_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*\/?$/, { error: 'a folder such as "malan" or "malan/prod": letters, digits, _ . - and / between them' })
+    .optional(),
+  /** An S3-compatible server (MinIO, Ceph, R2…); unset: AWS S3 itself. */
+  MALAN_S3_ENDPOINT: z.url({ protocol: /^https?$/, error: 'an http(s):// URL such as http://minio.lan:9000' }).optional(),
+  /** The region requests are signed for; unset: the AWS SDK's (AWS_REGION, the profile). */
+  MALAN_S3_REGION: z
+    .string()
+    .regex(/^[a-z0-9-]{1,32}$/, { error: 'a region name such as us-east-1' })
+    .optional(),
+  /** Address buckets as ENDPOINT/BUCKET instead of BUCKET.ENDPOINT (most self-hosted servers need it). */
+  MALAN_S3_FORCE_PATH_STYLE: flag.default(false),
+})
+  // Rules between variables: zod runs them once each variable on its own is valid.
+  .superRefine((env, ctx) => {
+    if (env.MALAN_STORAGE === 's3' && !env.MALAN_S3_BUCKET) {
+      ctx.addIssue({ code: 'custom', path: ['MALAN_S3_BUCKET'], message: 'required with MALAN_STORAGE=s3: the bucket that holds the files' });
+    }
+  });
 
 export type Env = z.infer<typeof envSchema>;
 

@@ -17,6 +17,7 @@ import type { ChannelInput } from '../jobs/live/spec.js';
 import { probeSegment } from '../media/ffmpeg.js';
 import type { LiveSegmentPayload } from '../queue/messages.js';
 import type { FarmContext } from './farm-context.js';
+import { withLocalFile } from '../storage/local-file.js';
 
 /** Above this, an 8K source needs a worker with NVDEC (the live-gpu queue). */
 const CPU_DECODE_MAX_HEIGHT = 2160;
@@ -53,7 +54,7 @@ export async function ingestSegment(ctx: FarmContext, channel: LiveChannelRow, n
   if (earlier) throw earlier;
   const key = sourceKey(channel.id, name);
   await ctx.storage.put(key, Readable.from([body]));
-  const probe = await probeSegment(ctx.storage.localPath(key)!, { ffprobePath: ctx.config.MALAN_FFPROBE_PATH }).catch((err: Error) => err);
+  const probe = await withLocalFile(ctx.storage, key, (file) => probeSegment(file, { ffprobePath: ctx.config.MALAN_FFPROBE_PATH }).catch((err: Error) => err), { bytes: body });
   if (probe instanceof Error) {
     await ctx.storage.delete(key);
     throw new ApiError('unsupported_media_type', `segment ${name} has no video ffprobe can read (${probe.message.slice(0, 200)}); send MPEG-TS segments (ffmpeg -f hls, its default segment type)`);

@@ -5,16 +5,13 @@ import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { TooLargeError, type ByteRange, type Storage, type StoredObject } from './storage.js';
+import { checkKey, TooLargeError, type ByteRange, type Storage, type StoredObject } from './storage.js';
 
 export class LocalDiskStorage implements Storage {
   constructor(private readonly root: string) {}
 
   private pathOf(key: string): string {
-    // Keys are made by the farm from ids; still, never let one climb out of the root.
-    if (!/^[A-Za-z0-9_][A-Za-z0-9_./-]*$/.test(key) || key.split('/').includes('..')) {
-      throw new Error(`invalid storage key: ${key}`);
-    }
+    checkKey(key);
     return path.join(this.root, key);
   }
 
