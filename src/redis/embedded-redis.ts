@@ -77,12 +77,19 @@ export async function stopEmbeddedRedis(home: string): Promise<void> {
   const dir = path.join(home, 'redis');
   const state = await findRunning(dir);
   if (!state) return;
-  try {
-    process.kill(state.pid, 'SIGTERM');
-  } catch {
-    /* already gone */
-  }
-  for (let i = 0; i < 100 && (await redisAnswers(state.port)); i++) await sleep(50);
+  const signal = (sig: NodeJS.Signals | 0) => {
+    try {
+      process.kill(state.pid, sig);
+      return true;
+    } catch {
+      return false; // gone
+    }
+  };
+  signal('SIGTERM');
+  // Waits for the process itself, not its port: another server may take the port meanwhile,
+  // and a busy machine must not turn this into a minute-long wait. At most 5 s, then SIGKILL.
+  for (let i = 0; i < 100 && signal(0); i++) await sleep(50);
+  if (signal(0)) signal('SIGKILL');
   rmSync(path.join(dir, 'redis.json'), { force: true });
 }
 
