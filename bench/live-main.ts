@@ -6,7 +6,7 @@
  * (`liveAwaitSegment` with --await-segment) of bench/results.json (bench/results.quick.json with
  * --quick), leaving the other keys as they were; its `environment` says which run they come from.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -15,12 +15,11 @@ import { apiClient } from '../test/helpers/api-client.js';
 import { startFarm, type FarmProcesses } from '../test/helpers/farm-processes.js';
 import { testWorld } from '../test/helpers/test-env.js';
 import { packageRoot } from '../src/paths.js';
-import { QUEUE_NAMES } from '../src/queue/messages.js';
 import { environmentFacts } from './environment.js';
+import { benchCleanup } from './cleanup.js';
 import { LIVE_PROFILES, LIVE_SEGMENT_SECONDS, liveBench } from './live.js';
 import { renderLive } from './live-report.js';
 import { prepareLiveSource } from './live-source.js';
-import { removePrefix } from './redis-keys.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -47,22 +46,7 @@ const world = await testWorld({ env: { MALAN_RECONCILE_SECONDS: '3600' } });
 const redisUrl = world.env.REDIS_URL!;
 let farm: FarmProcesses | undefined;
 
-let cleaned: Promise<void> | undefined;
-const cleanup = () =>
-  (cleaned ??= (async () => {
-    const step = async (what: string, fn: () => Promise<unknown>) => fn().catch((err: Error) => say(`cleanup: ${what} failed: ${err.message}`));
-    if (farm) await step('stopping the farm', () => farm!.stop());
-    await step('farm keys', () => removePrefix(redisUrl, world.env.MALAN_QUEUE_PREFIX!, Object.values(QUEUE_NAMES)));
-    rmSync(tmp, { recursive: true, force: true });
-    if (flags.keep) say(`kept the farm's home (logs, storage) at ${world.home}`);
-    else rmSync(world.home, { recursive: true, force: true });
-  })());
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    say(`${signal}: cleaning up`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
+const cleanup = benchCleanup({ say, farm: () => farm, redisUrl, prefix: world.env.MALAN_QUEUE_PREFIX!, home: world.home, tmp, keep: flags.keep === true });
 
 try {
   const environment = await environmentFacts({ ffmpegPath: world.config.MALAN_FFMPEG_PATH, redisUrl, database: 'pglite (embedded, in the API process)' });

@@ -17,7 +17,7 @@
  * --submit-n N, --dispatch-n N, --transcode-reps N, --render-reps N, --live-max-channels N and
  * --live-stream-seconds S to override the profile's counts.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -26,9 +26,9 @@ import postgres from 'postgres';
 import { apiClient } from '../test/helpers/api-client.js';
 import { startFarm, stopChild, type FarmProcesses } from '../test/helpers/farm-processes.js';
 import { packageRoot } from '../src/paths.js';
-import { QUEUE_NAMES } from '../src/queue/messages.js';
 import { bareDispatch, farmDispatch } from './dispatch.js';
 import { environmentFacts } from './environment.js';
+import { benchCleanup } from './cleanup.js';
 import { median, round, sleep } from './measure.js';
 import { removePrefix } from './redis-keys.js';
 import { farmPredictionLatency, INFERENCE_PROFILES, inferenceBench } from './inference.js';
@@ -100,24 +100,19 @@ const redisUrl = world.env.REDIS_URL!;
 const ffmpegPath = world.config.MALAN_FFMPEG_PATH;
 let farm: FarmProcesses | undefined;
 
-let cleaned: Promise<void> | undefined;
-const cleanup = () =>
-  (cleaned ??= (async () => {
-    const step = async (what: string, fn: () => Promise<unknown>) => fn().catch((err: Error) => say(`cleanup: ${what} failed: ${err.message}`));
-    if (farm) await step('stopping the farm', () => farm!.stop());
-    await step('farm keys', () => removePrefix(redisUrl, world.env.MALAN_QUEUE_PREFIX!, Object.values(QUEUE_NAMES)));
-    await step('bare keys', () => removePrefix(redisUrl, barePrefix, ['transcode']));
-    if (world.env.DATABASE_URL) await step('dropping the database', () => dropDatabase(world.env.DATABASE_URL!));
-    rmSync(tmp, { recursive: true, force: true });
-    if (flags.keep) say(`kept the farm's home (logs, storage) at ${world.home}`);
-    else rmSync(world.home, { recursive: true, force: true });
-  })());
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    say(`${signal}: cleaning up`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
+const cleanup = benchCleanup({
+  say,
+  farm: () => farm,
+  redisUrl,
+  prefix: world.env.MALAN_QUEUE_PREFIX!,
+  home: world.home,
+  tmp,
+  keep: flags.keep === true,
+  extra: [
+    ['bare keys', () => removePrefix(redisUrl, barePrefix, ['transcode'])],
+    ...(world.env.DATABASE_URL ? ([['dropping the database', () => dropDatabase(world.env.DATABASE_URL!)]] as Array<[string, () => Promise<unknown>]>) : []),
+  ],
+});
 
 try {
   const results = await run();
