@@ -12,6 +12,7 @@ import { channelInputSchema } from '../jobs/live/spec.js';
 import type { FarmContext } from './farm-context.js';
 import { formatIssues } from './format-issues.js';
 import type { Principal } from './keys.js';
+import { CPU_DECODE_MAX_HEIGHT } from './live-ingest.js';
 import { channelMetrics, type ChannelMetrics } from './live-metrics.js';
 import { listWorkers } from './worker-view.js';
 
@@ -100,7 +101,7 @@ export async function channelView(ctx: FarmContext, row: LiveChannelRow) {
 /** Why no segment of this channel can be encoded now, or null when a worker that can is up. */
 async function liveWorkerMissing(ctx: FarmContext, row: LiveChannelRow): Promise<string | null> {
   const up = (await listWorkers(ctx, 200)).filter((w) => w.status === 'up' && w.kinds.includes('live'));
-  const gpu = (row.rungs ?? []).some((r) => r.height > 2160);
+  const gpu = (row.rungs ?? []).some((r) => r.height > CPU_DECODE_MAX_HEIGHT);
   if (gpu && !up.some((w) => w.capabilities.videoAcceleration?.nvdecCodecs.length)) {
     return 'no worker that is up decodes this 8K source with NVDEC; its segments become gaps until one is (see /v1/admin/workers)';
   }

@@ -20,7 +20,7 @@ import type { FarmContext } from './farm-context.js';
 import { withLocalFile } from '../storage/local-file.js';
 
 /** Above this, an 8K source needs a worker with NVDEC (the live-gpu queue). */
-const CPU_DECODE_MAX_HEIGHT = 2160;
+export const CPU_DECODE_MAX_HEIGHT = 2160;
 export const MAX_PLAYLIST_BYTES = 1024 * 1024;
 /** A jump in the source's timeline larger than this between segments starts a new discontinuity. */
 const TIMELINE_JUMP_SECONDS = 1;

@@ -131,14 +131,13 @@ export async function publishedSegments(ctx: FarmContext, channel: LiveChannelRo
 }
 
 export function masterFor(channel: LiveChannelRow): string {
-  const audio = AUDIO_BITS;
   return liveMasterPlaylist(
     (channel.rungs ?? []).map((r) => ({
       name: r.name,
       width: r.width,
       height: r.height,
       // Peak for players' rung choice: the target (or measured) video rate with headroom, plus audio.
-      bandwidth: (r.bitrate || 1_000_000) * 1.2 + audio,
+      bandwidth: (r.bitrate || 1_000_000) * 1.2 + AUDIO_BITS,
       codecs: r.codecs ? r.codecs.split(',') : [],
     })),
   );
